@@ -1,0 +1,82 @@
+"""The plan-implementation feedback platform: the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, has_request_context, request, session
+
+from feedback.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Create and wire the application. ``config_name`` is development, testing or production."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    load_config(app, config_name, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def select_locale() -> str:
+    """Chinese unless the user chose English (kept in the session)."""
+    if not has_request_context():
+        return "zh_CN"  # CLI and background work speak Chinese
+    chosen = session.get("lang")
+    if chosen in ("zh_CN", "en"):
+        return str(chosen)
+    return "zh_CN"
+
+
+def register_extensions(app: Flask) -> None:
+    from feedback import database, labels, security
+    from feedback.auth.login import init_login
+    from feedback.codes.regions import region_label
+    from feedback.extensions import babel, csrf, db, limiter, migrate
+
+    database.init_database(app, db)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    init_login(app)
+    security.init_security(app)
+
+    @app.context_processor
+    def inject_globals() -> dict[str, Any]:
+        return {"current_locale": select_locale(), "request_path": request.path}
+
+    app.jinja_env.globals.update(labels=labels.ALL, region_label=region_label)
+
+
+def register_blueprints(app: Flask) -> None:
+    from feedback.admin.views import bp as admin_bp
+    from feedback.auth.views import bp as auth_bp
+    from feedback.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from feedback.errors import init_errors
+
+    init_errors(app)
+
+
+def register_commands(app: Flask) -> None:
+    from feedback.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Administration: organisations, users, the plan taxonomy and tags."""

@@ -1,0 +1,331 @@
+"""Use cases of the system administrator: organisations and users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from feedback.audit.services import record
+from feedback.auth.passwords import generate_one_time_password, hash_password, password_problems
+from feedback.auth.services import end_all_sessions, normalise_email
+from feedback.codes.phone import normalise_phone, phone_error
+from feedback.codes.regions import is_valid_region
+from feedback.codes.uscc import normalise_uscc, uscc_error
+from feedback.exceptions import PermissionDenied, ValidationFailed
+from feedback.extensions import db
+from feedback.models import (
+    ADMIN_ROLES,
+    STAFF_ROLES,
+    Organisation,
+    OrgKind,
+    ParkGrade,
+    ParkLevel,
+    Role,
+    User,
+    UserRole,
+    utcnow,
+)
+
+
+@dataclass
+class OrganisationData:
+    """The editable fields of an organisation, as plain values."""
+
+    name: str
+    kind: OrgKind
+    short_name: str | None = None
+    uscc: str | None = None
+    uscc_override: bool = False
+    region_code: str | None = None
+    affiliation: str | None = None
+    park_grade: ParkGrade | None = None
+    park_grade_year: int | None = None
+    park_level: ParkLevel | None = None
+    park_batch: str | None = None
+    requires_approval: bool = False
+    notes: str | None = None
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _clean_organisation(data: OrganisationData, existing: Organisation | None) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    name = data.name.strip()
+    if not name:
+        errors.setdefault("name", []).append(_("请填写单位名称。"))
+    elif _name_taken(name, existing):
+        errors.setdefault("name", []).append(_("已有同名单位“%(name)s”。", name=name))
+    uscc = normalise_uscc(data.uscc or "") or None
+    if uscc:
+        problem = uscc_error(uscc)
+        if problem and not (data.uscc_override and len(uscc) == 18):
+            hint = _("如确认该代码为早期颁发且无误，可勾选“确认代码无误”后保存。")
+            errors.setdefault("uscc", []).append(f"{problem}{hint if len(uscc) == 18 else ''}")
+        elif _uscc_taken(uscc, existing):
+            errors.setdefault("uscc", []).append(_("该统一社会信用代码已被其他单位使用。"))
+    region = _blank_to_none(data.region_code)
+    if region and not is_valid_region(region):
+        errors.setdefault("region_code", []).append(_("行政区划代码不存在，请从列表中选择。"))
+    is_park = data.kind == OrgKind.PARK
+    year = data.park_grade_year
+    if is_park and year is not None and not 2000 <= year <= utcnow().year + 1:
+        errors.setdefault("park_grade_year", []).append(_("评级年份不正确。"))
+    if is_park and not region:
+        errors.setdefault("region_code", []).append(_("化工园区须填写所在地区。"))
+    if errors:
+        raise ValidationFailed(errors)
+    return {
+        "name": name,
+        "short_name": _blank_to_none(data.short_name),
+        "kind": data.kind,
+        "uscc": uscc,
+        "uscc_check_overridden": bool(uscc and uscc_error(uscc)),
+        "region_code": region,
+        "affiliation": _blank_to_none(data.affiliation),
+        # Park attributes mean nothing for other kinds; clearing them keeps reports honest.
+        "park_grade": data.park_grade if is_park else None,
+        "park_grade_year": year if is_park else None,
+        "park_level": data.park_level if is_park else None,
+        "park_batch": _blank_to_none(data.park_batch) if is_park else None,
+        "requires_approval": data.requires_approval,
+        "notes": _blank_to_none(data.notes),
+    }
+
+
+def _name_taken(name: str, existing: Organisation | None) -> bool:
+    query = select(Organisation.id).where(Organisation.name == name)
+    if existing is not None:
+        query = query.where(Organisation.id != existing.id)
+    return db.session.scalar(query) is not None
+
+
+def _uscc_taken(uscc: str, existing: Organisation | None) -> bool:
+    query = select(Organisation.id).where(Organisation.uscc == uscc)
+    if existing is not None:
+        query = query.where(Organisation.id != existing.id)
+    return db.session.scalar(query) is not None
+
+
+def create_organisation(actor: User | None, data: OrganisationData) -> Organisation:
+    """Create an organisation after checking its name, credit code and region."""
+    values = _clean_organisation(data, None)
+    org = Organisation(**values)
+    db.session.add(org)
+    db.session.flush()
+    record("organisation_create", actor=actor, object_type="organisation", object_id=org.id)
+    if org.uscc_check_overridden:
+        record(
+            "uscc_override",
+            actor=actor,
+            object_type="organisation",
+            object_id=org.id,
+            uscc=org.uscc,
+        )
+    return org
+
+
+def update_organisation(actor: User, org: Organisation, data: OrganisationData) -> Organisation:
+    """Change an organisation's fields."""
+    values = _clean_organisation(data, org)
+    newly_overridden = values["uscc_check_overridden"] and (
+        values["uscc"] != org.uscc or not org.uscc_check_overridden
+    )
+    changed = sorted(k for k, v in values.items() if getattr(org, k) != v)
+    for key, value in values.items():
+        setattr(org, key, value)
+    db.session.flush()
+    record(
+        "organisation_update",
+        actor=actor,
+        object_type="organisation",
+        object_id=org.id,
+        fields=changed,
+    )
+    if newly_overridden:
+        record(
+            "uscc_override",
+            actor=actor,
+            object_type="organisation",
+            object_id=org.id,
+            uscc=org.uscc,
+        )
+    return org
+
+
+def set_organisation_active(actor: User, org: Organisation, active: bool) -> None:
+    """Deactivate (its users can no longer log in) or reactivate an organisation."""
+    if not active and org.id == actor.organisation_id:
+        raise ValidationFailed.on("", _("不能停用您自己所在的单位。"))
+    org.active = active
+    if not active:
+        for member in db.session.scalars(select(User).where(User.organisation_id == org.id)):
+            end_all_sessions(member)
+    record(
+        "organisation_activate" if active else "organisation_deactivate",
+        actor=actor,
+        object_type="organisation",
+        object_id=org.id,
+    )
+    db.session.flush()
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+def validate_roles(roles: set[Role], organisation: Organisation) -> None:
+    """三员分立 and who may be federation staff; raises :class:`ValidationFailed`."""
+    if not roles:
+        raise ValidationFailed.on("roles", _("请至少选择一个角色。"))
+    admin_roles = roles & ADMIN_ROLES
+    if admin_roles and len(roles) > 1:
+        raise ValidationFailed.on(
+            "roles",
+            _("系统管理员、安全管理员、审计管理员三个角色互斥（三员分立），且不能兼任业务角色。"),
+        )
+    if roles & STAFF_ROLES and organisation.kind != OrgKind.FEDERATION:
+        raise ValidationFailed.on("roles", _("审核员和汇编员只能是联合会的工作人员。"))
+
+
+def _check_user_fields(
+    email: str, name: str, phone: str | None, existing: User | None
+) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    email = normalise_email(email)
+    local, at, domain = email.partition("@")
+    if not (local and at and "." in domain) or any(c.isspace() for c in email):
+        errors["email"] = [_("邮箱格式不正确。")]
+    else:
+        query = select(User.id).where(User.email == email)
+        if existing is not None:
+            query = query.where(User.id != existing.id)
+        if db.session.scalar(query) is not None:
+            errors["email"] = [_("该邮箱已被其他账户使用。")]
+    if not name.strip():
+        errors["name"] = [_("请填写姓名。")]
+    normalised_phone = None
+    if _blank_to_none(phone):
+        normalised_phone = normalise_phone(phone or "")
+        if normalised_phone is None:
+            errors["phone"] = [phone_error(phone or "") or _("电话格式不正确。")]
+    if errors:
+        raise ValidationFailed(errors)
+    return {"email": email, "name": name.strip(), "phone": normalised_phone}
+
+
+def create_user(
+    actor: User | None,
+    *,
+    email: str,
+    name: str,
+    organisation: Organisation,
+    roles: set[Role],
+    phone: str | None = None,
+    password: str | None = None,
+    must_change_password: bool = True,
+) -> tuple[User, str | None]:
+    """Create a user. Without ``password`` a one-time password is generated and returned."""
+    values = _check_user_fields(email, name, phone, None)
+    validate_roles(roles, organisation)
+    one_time = None
+    if password is None:
+        one_time = password = generate_one_time_password()
+    else:
+        problems = password_problems(password, email=values["email"], context=(organisation.name,))
+        if problems:
+            raise ValidationFailed({"password": problems})
+    user = User(
+        **values,
+        organisation=organisation,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+        role_rows=[UserRole(role=role) for role in sorted(roles)],
+    )
+    db.session.add(user)
+    db.session.flush()
+    record("user_create", actor=actor, object_type="user", object_id=user.id, roles=sorted(roles))
+    return user, one_time
+
+
+def update_user(
+    actor: User,
+    user: User,
+    *,
+    name: str,
+    phone: str | None,
+    organisation: Organisation,
+    roles: set[Role],
+) -> None:
+    """Change a user's details and roles. Nobody changes their own roles or organisation."""
+    values = _check_user_fields(user.email, name, phone, user)
+    if user.id == actor.id and (roles != user.roles or organisation.id != user.organisation_id):
+        raise PermissionDenied(_("不能修改自己的角色或所属单位。"))
+    validate_roles(roles, organisation)
+    privilege_changed = roles != user.roles or organisation.id != user.organisation_id
+    user.name = values["name"]
+    user.phone = values["phone"]
+    if privilege_changed:
+        user.organisation = organisation
+        user.role_rows = [UserRole(role=role) for role in sorted(roles)]
+        # A change of privilege starts from a fresh session (SECURITY.md row 10).
+        end_all_sessions(user)
+        record(
+            "user_roles_change",
+            actor=actor,
+            object_type="user",
+            object_id=user.id,
+            roles=sorted(roles),
+            organisation_id=organisation.id,
+        )
+    record("user_update", actor=actor, object_type="user", object_id=user.id)
+    db.session.flush()
+
+
+def set_user_active(actor: User, user: User, active: bool) -> None:
+    """Deactivate (ending every session at once) or reactivate a user."""
+    if user.id == actor.id:
+        raise PermissionDenied(_("不能停用自己的账户。"))
+    user.active = active
+    if not active:
+        end_all_sessions(user)
+    record(
+        "user_activate" if active else "user_deactivate",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+    )
+    db.session.flush()
+
+
+def reset_password(actor: User, user: User) -> str:
+    """Give ``user`` a new one-time password that must be changed at next login."""
+    if user.id == actor.id:
+        raise PermissionDenied(_("请通过“修改密码”修改自己的密码。"))
+    password = generate_one_time_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.password_changed_at = utcnow()
+    user.failed_logins = 0
+    user.locked_until = None
+    end_all_sessions(user)
+    record("password_reset", actor=actor, object_type="user", object_id=user.id)
+    db.session.flush()
+    return password
+
+
+def unlock_user(actor: User, user: User) -> None:
+    """Lift a lockout before its 30 minutes are up."""
+    user.locked_until = None
+    user.failed_logins = 0
+    record("account_unlock", actor=actor, object_type="user", object_id=user.id)
+    db.session.flush()
+
+
+def count_users() -> int:
+    """How many user accounts exist."""
+    return int(db.session.scalar(select(func.count()).select_from(User)) or 0)

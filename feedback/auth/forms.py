@@ -1,0 +1,50 @@
+"""Forms of the auth blueprint (shape only; rules live in the services)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class LoginForm(FlaskForm):
+    """E-mail and password."""
+
+    email = StringField(
+        _l("邮箱"),
+        validators=[DataRequired(_l("请填写邮箱。")), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autofocus": True},
+    )
+    password = PasswordField(
+        _l("密码"),
+        validators=[DataRequired(_l("请填写密码。")), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    """Current password, the new one twice."""
+
+    current_password = PasswordField(
+        _l("当前密码"),
+        validators=[DataRequired(_l("请填写当前密码。"))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("新密码"),
+        validators=[DataRequired(_l("请填写新密码。"))],
+        description=_l(
+            "至少 8 个字符，包含大写字母、小写字母、数字、符号中的至少三类；"
+            "或 16 个字符以上的长口令。"
+        ),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        _l("再次输入新密码"),
+        validators=[
+            DataRequired(_l("请再次输入新密码。")),
+            EqualTo("new_password", _l("两次输入的新密码不一致。")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -1,0 +1,96 @@
+"""Login, logout and password change."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from feedback.audit.services import record
+from feedback.auth import services
+from feedback.auth.forms import ChangePasswordForm, LoginForm
+from feedback.extensions import db, limiter
+from feedback.security import acting_user
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: "//evil.example" and "https://…" would be open redirects.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("main.index")
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return str(current_app.config["RATELIMIT_LOGIN"])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> ResponseReturnValue:
+    """Show the login form and log the user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data or "", form.password.data or "")
+        except services.LoginFailed as failure:
+            db.session.commit()  # keep the failure count and the audit row
+            form.password.errors = [failure.message]
+            return render_template("auth/login.html", form=form), 200
+        # A new session at login: nothing planted before it survives (session fixation).
+        session.clear()
+        login_user(user)
+        session.permanent = True
+        session["login_at"] = session["last_seen"] = time.time()
+        db.session.commit()
+        if user.must_change_password:
+            flash(_("这是一次性初始密码，请先设置您自己的密码。"), "warning")
+            return redirect(url_for("auth.change_password"))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> ResponseReturnValue:
+    """End every session of the user and return to the login page."""
+    user = acting_user()
+    services.end_all_sessions(user)
+    record("logout", actor=user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("您已安全退出。"), "success")
+    response = redirect(url_for("auth.login"))
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password() -> ResponseReturnValue:
+    """Change one's own password (forced after a one-time password)."""
+    user = acting_user()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                user, form.current_password.data or "", form.new_password.data or ""
+            )
+        except services.PasswordRejected as rejected:
+            db.session.commit()  # keep the audit row of a failed attempt
+            getattr(form, rejected.field).errors = rejected.problems
+            return render_template("auth/change_password.html", form=form, user=user), 200
+        db.session.commit()
+        # Other sessions ended with the version bump; keep this one under the new identifier.
+        login_user(user)
+        session["login_at"] = session["last_seen"] = time.time()
+        flash(_("密码已修改。其他设备上的登录已全部退出。"), "success")
+        return redirect(url_for("main.index"))
+    return render_template("auth/change_password.html", form=form, user=user)

@@ -1,0 +1,199 @@
+"""Command-line interface: thin click commands over the services (DESIGN.md §6).
+
+Every command exits 0 on success and non-zero with a one-line reason otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import NoReturn
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from feedback.admin import services as admin_services
+from feedback.exceptions import DomainError, ValidationFailed
+from feedback.extensions import db
+from feedback.models import Organisation, OrgKind, Role
+
+FEDERATION_NAME = "中国石油和化学工业联合会"
+FIRST_ADMIN_EMAIL = "admin@cpcif.local"
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line reason to stderr and exit 1."""
+    click.echo(f"错误：{message}", err=True)
+    sys.exit(1)
+
+
+def _reason(error: DomainError) -> str:
+    if isinstance(error, ValidationFailed):
+        return "；".join(
+            f"{field}: {'；'.join(msgs)}" if field else "；".join(msgs)
+            for field, msgs in error.errors.items()
+        )
+    return str(error)
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to ``app.cli``."""
+    for command in (init, create_org, create_user, seed_demo):
+        app.cli.add_command(command)
+
+
+@click.command("init")
+@click.option(
+    "--admin-email",
+    default=FIRST_ADMIN_EMAIL,
+    show_default=True,
+    help="E-mail (login name) of the first administrator, if one is created.",
+)
+def init(admin_email: str) -> None:
+    """Upgrade the schema, seed the taxonomy and create the first administrator (idempotent)."""
+    from feedback.taxonomy.seed import seed_plan, seed_tags
+
+    upgrade()
+    plan_count = seed_plan()
+    tag_count = seed_tags()
+    federation = db.session.scalars(
+        select(Organisation).where(Organisation.kind == OrgKind.FEDERATION).limit(1)
+    ).first()
+    password = None
+    if admin_services.count_users() == 0:
+        if federation is None:
+            federation = admin_services.create_organisation(
+                None,
+                admin_services.OrganisationData(
+                    name=FEDERATION_NAME,
+                    short_name="石化联合会",
+                    kind=OrgKind.FEDERATION,
+                    region_code="110000",
+                ),
+            )
+        try:
+            _admin, password = admin_services.create_user(
+                None,
+                email=admin_email,
+                name="系统管理员",
+                organisation=federation,
+                roles={Role.ADMIN},
+            )
+        except ValidationFailed as error:
+            fail(_reason(error))
+    db.session.commit()
+    click.echo(f"数据库已就绪；新增规划条目 {plan_count} 个，新增标签 {tag_count} 个。")
+    if password:
+        click.echo(f"已创建首个系统管理员：{admin_email}")
+        click.echo(f"一次性密码：{password}")
+        click.echo("请立即登录并修改密码（72 小时内有效）。")
+
+
+@click.command("create-org")
+@click.option("--name", required=True, help="Full name (单位全称).")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in OrgKind]))
+@click.option("--region", default=None, help="GB/T 2260 code, e.g. 320500.")
+@click.option("--uscc", default=None, help="Unified social credit code (统一社会信用代码).")
+@click.option("--short-name", default=None)
+@click.option("--requires-approval", is_flag=True, help="Submissions need the org approver.")
+def create_org(
+    name: str,
+    kind: str,
+    region: str | None,
+    uscc: str | None,
+    short_name: str | None,
+    requires_approval: bool,
+) -> None:
+    """Create an organisation."""
+    try:
+        org = admin_services.create_organisation(
+            None,
+            admin_services.OrganisationData(
+                name=name,
+                kind=OrgKind(kind),
+                region_code=region,
+                uscc=uscc,
+                short_name=short_name,
+                requires_approval=requires_approval,
+            ),
+        )
+    except DomainError as error:
+        fail(_reason(error))
+    db.session.commit()
+    click.echo(f"已创建单位 {org.id}：{org.name}")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option(
+    "--role", "roles", required=True, multiple=True, type=click.Choice([r.value for r in Role])
+)
+@click.option("--org", "org_name", required=True, help="Organisation name (full or short).")
+@click.option("--name", default=None, help="Display name (defaults to the e-mail's local part).")
+@click.option("--phone", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+def create_user(
+    email: str,
+    roles: tuple[str, ...],
+    org_name: str,
+    name: str | None,
+    phone: str | None,
+    password_stdin: bool,
+) -> None:
+    """Create a user; the password must be changed at first login."""
+    org = db.session.scalars(
+        select(Organisation).where(
+            (Organisation.name == org_name) | (Organisation.short_name == org_name)
+        )
+    ).first()
+    if org is None:
+        fail(f"找不到单位“{org_name}”。")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
+    try:
+        user, _none = admin_services.create_user(
+            None,
+            email=email,
+            name=name or email.split("@")[0],
+            phone=phone,
+            organisation=org,
+            roles={Role(r) for r in roles},
+            password=password,
+        )
+    except DomainError as error:
+        fail(_reason(error))
+    db.session.commit()
+    click.echo(f"已创建用户 {user.id}：{user.email}（{org.name}）")
+
+
+@click.command("seed-demo")
+@click.option(
+    "--submissions",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many demo submissions to create.",
+)
+@click.option("--seed", default=2026, show_default=True, type=int, help="Random seed.")
+def seed_demo(submissions: int, seed: int) -> None:
+    """Create realistic demo organisations and users (and submissions)."""
+    from feedback.demo import seed_demo_data
+
+    started = time.perf_counter()
+    try:
+        result = seed_demo_data(submissions=submissions, seed=seed)
+    except DomainError as error:
+        fail(_reason(error))
+    db.session.commit()
+    click.echo(
+        f"演示数据：新增单位 {result.organisations} 个，用户 {len(result.logins)} 个，"
+        f"用时 {time.perf_counter() - started:.1f} 秒。"
+    )
+    if result.logins:
+        click.echo(f"演示账户的密码（本次随机生成）：{result.password}")
+        for email, role, org in result.logins:
+            click.echo(f"  {role:<14} {email:<36} {org}")

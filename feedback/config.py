@@ -1,0 +1,152 @@
+"""Configuration classes.
+
+Nothing is read at import time: :func:`load_config` builds the settings when the factory runs, from
+the class, then ``instance/config.py``, then ``FEEDBACK_*`` environment variables (highest wins).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from flask import Flask
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app refuses to start."""
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # default: SQLite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {}
+    SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+    # Session cookie: HttpOnly, SameSite=Lax; Secure is switched on per request when served over
+    # HTTPS (see ``feedback.security``) so that plain-HTTP local use still works.
+    SESSION_COOKIE_NAME = "feedback_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_IDLE_MINUTES = 30
+    SESSION_IDLE_MINUTES_ADMIN = 15
+    SESSION_ABSOLUTE_HOURS = 12
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)  # remember-me is never offered
+
+    # A report edited for hours must not lose its form to an expired token (SECURITY.md finding 4).
+    WTF_CSRF_TIME_LIMIT = None
+
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 30
+    INITIAL_PASSWORD_HOURS = 72
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_LOGIN = "20 per minute"
+    RATELIMIT_HEADERS_ENABLED = False
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    UPLOAD_DIR: str | None = None  # default: instance/uploads
+    PROXY_FIX_HOPS = 0
+    TRUSTED_HOSTS: list[str] | None = None
+
+
+class DevelopmentConfig(Config):
+    """Local use by ``make run``: SQLite in ``instance/``."""
+
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    """A fresh app per test; fast password hashing; rate limits off unless a test turns them on."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 (tests only)
+    ARGON2_FAST = True
+    RATELIMIT_ENABLED = False
+
+
+class ProductionConfig(Config):
+    """Served behind nginx; refuses to start with an unsafe configuration."""
+
+    ENV_NAME = "production"
+    PROXY_FIX_HOPS = 1
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+_ENV_KEYS = {
+    "FEEDBACK_SECRET_KEY": "SECRET_KEY",
+    "FEEDBACK_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "FEEDBACK_UPLOAD_DIR": "UPLOAD_DIR",
+    "FEEDBACK_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
+}
+
+
+def load_config(app: Flask, config_name: str | None, overrides: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` from the class, ``instance/config.py``, the environment and overrides."""
+    name = config_name or os.environ.get("FEEDBACK_ENV", "development")
+    if name not in CONFIGS:
+        raise ConfigError(f"未知的运行环境 FEEDBACK_ENV={name!r}（可选：{', '.join(CONFIGS)}）")
+    app.config.from_object(CONFIGS[name])
+    if not app.config["TESTING"]:
+        app.config.from_pyfile("config.py", silent=True)
+        for env_key, config_key in _ENV_KEYS.items():
+            if os.environ.get(env_key):
+                app.config[config_key] = os.environ[env_key]
+        if os.environ.get("FEEDBACK_TRUSTED_HOSTS"):
+            app.config["TRUSTED_HOSTS"] = os.environ["FEEDBACK_TRUSTED_HOSTS"].split(",")
+    if overrides:
+        app.config.update(overrides)
+
+    instance = Path(app.instance_path)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'feedback.sqlite3'}"
+    if not app.config["UPLOAD_DIR"]:
+        app.config["UPLOAD_DIR"] = str(instance / "uploads")
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    check_config(app)
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Engine options per backend: pool health checks for PostgreSQL, a lock timeout for SQLite."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 10}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to start with settings that would be unsafe outside development."""
+    key = app.config.get("SECRET_KEY")
+    if app.config["ENV_NAME"] == "development" and not key:
+        # Local use only: a per-process random key (sessions end when the server restarts).
+        app.config["SECRET_KEY"] = os.urandom(32).hex()
+        return
+    if not key or len(str(key).encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            "FEEDBACK_SECRET_KEY 未设置或过短（至少 32 字节）。"
+            '可用 python -c "import secrets; print(secrets.token_hex(32))" 生成。'
+        )
+    if app.config["ENV_NAME"] == "production":
+        if app.config["DEBUG"]:
+            raise ConfigError("生产环境不得开启 DEBUG。")
+        if not app.config.get("TRUSTED_HOSTS"):
+            raise ConfigError("生产环境必须设置 FEEDBACK_TRUSTED_HOSTS（以逗号分隔的域名）。")
+        app.config["SESSION_COOKIE_SECURE"] = True

@@ -1,0 +1,59 @@
+"""Per-connection database settings: SQLite pragmas (SECURITY.md findings 5, row 45)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, has_request_context, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",
+)
+
+
+def init_database(app: Flask, db: SQLAlchemy) -> None:
+    """Bind the database and make every new SQLite connection safe and concurrent."""
+    db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "connect", _sqlite_on_connect(busy_ms))
+    event.listen(engine, "begin", _sqlite_begin_immediate)
+
+
+def _sqlite_on_connect(busy_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy issue BEGIN itself (see _sqlite_begin_immediate); pysqlite's implicit
+        # transactions would otherwise start later and defer the write lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # A request that may write takes the write lock up front (BEGIN IMMEDIATE), so two writers
+    # queue on busy_timeout instead of one failing with "database is locked" when it upgrades a
+    # read lock mid-transaction. Reads (GET/HEAD) begin deferred and run concurrently under WAL.
+    if has_request_context() and request.method in SAFE_METHODS:
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True when ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"

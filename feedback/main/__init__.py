@@ -1,0 +1,1 @@
+"""Home page, health checks, language choice and the user's own organisation."""

@@ -1,0 +1,109 @@
+"""Users, their roles and their security state."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from feedback.models.base import Base, str_enum, utcnow
+from feedback.models.organisation import Organisation
+
+
+class Role(enum.StrEnum):
+    """What a user may do; see DESIGN.md §2."""
+
+    SUBMITTER = "submitter"
+    ORG_APPROVER = "org_approver"
+    REVIEWER = "reviewer"
+    COMPILER = "compiler"
+    ADMIN = "admin"
+    SECURITY_ADMIN = "security_admin"
+    AUDITOR = "auditor"
+
+
+# 三员分立: the system, security and audit administrators are three different people, and none of
+# them does business work (they must not read submission content).
+ADMIN_ROLES = frozenset({Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR})
+# Federation staff who see every organisation's submitted material.
+STAFF_ROLES = frozenset({Role.REVIEWER, Role.COMPILER})
+ORG_ROLES = frozenset({Role.SUBMITTER, Role.ORG_APPROVER})
+
+
+class UserRole(Base):
+    """One role held by one user."""
+
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"), primary_key=True, index=True)
+
+
+class User(Base):
+    """A person who logs in. Belongs to exactly one organisation."""
+
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # Bumped to end every session of the user at once (logout, password change, deactivation):
+    # the value is part of the identifier Flask-Login keeps in the session cookie.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by=UserRole.role
+    )
+
+    # -- Flask-Login protocol ------------------------------------------------------------------
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active and self.organisation.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    # -- roles ---------------------------------------------------------------------------------
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(row.role for row in self.role_rows)
+
+    def has_role(self, *roles: Role) -> bool:
+        """True if the user holds any of ``roles``."""
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_staff(self) -> bool:
+        """Federation reviewers and compilers, who see every organisation's submitted material."""
+        return self.has_role(*STAFF_ROLES)
+
+    @property
+    def is_administrator(self) -> bool:
+        """Holds one of the three administrator roles (三员)."""
+        return self.has_role(*ADMIN_ROLES)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"

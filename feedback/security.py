@@ -1,0 +1,125 @@
+"""Request-wide security policy: deny by default, session timeouts, forced password change, headers.
+
+Every endpoint needs a logged-in user except those in ``PUBLIC_ENDPOINTS``; a new route is covered
+without anyone remembering to decorate it (SECURITY.md row 12).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, abort, flash, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from feedback.models import Role, User
+
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "auth.login", "main.healthz", "main.readyz", "main.set_language"}
+)
+# Allowed while a user must still change a one-time password.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def acting_user() -> User:
+    """The logged-in user (views behind the login wall only)."""
+    user = current_user._get_current_object()
+    assert isinstance(user, User)
+    return user
+
+
+def require_roles(*roles: Role) -> Callable[[F], F]:
+    """Answer 403 unless the logged-in user holds one of ``roles``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not acting_user().has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie ``Secure`` whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def init_security(app: Flask) -> None:
+    """Install the request hooks, the session interface and the proxy middleware."""
+    app.session_interface = HttpsAwareSessionInterface()
+    hops = int(app.config["PROXY_FIX_HOPS"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.before_request(enforce_session_policy)
+    app.after_request(set_security_headers)
+
+
+def _timed_out(now: float) -> bool:
+    from flask import current_app
+
+    user = acting_user()
+    idle_minutes = int(
+        current_app.config[
+            "SESSION_IDLE_MINUTES_ADMIN" if user.is_administrator else "SESSION_IDLE_MINUTES"
+        ]
+    )
+    started = float(session.get("login_at", 0))
+    last_seen = float(session.get("last_seen", 0))
+    absolute = int(current_app.config["SESSION_ABSOLUTE_HOURS"]) * 3600
+    return now - last_seen > idle_minutes * 60 or now - started > absolute
+
+
+def enforce_session_policy() -> ResponseReturnValue | None:
+    """Login wall, idle/absolute timeout on the server side, and forced password change."""
+    endpoint = request.endpoint or ""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if endpoint is None or request.url_rule is None:
+            return None  # a 404 answers the same whether or not one is logged in
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    now = time.time()
+    if _timed_out(now):
+        logout_user()
+        session.clear()
+        flash(_("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
+        return redirect(url_for("auth.login"))
+    session["last_seen"] = now
+    if acting_user().must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def set_security_headers(response: Response) -> Response:
+    """Security headers on every response, including errors (SECURITY.md row 29)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    # Never no-referrer: Flask-WTF checks a same-origin Referer on HTTPS POSTs.
+    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if current_user.is_authenticated and request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+    return response

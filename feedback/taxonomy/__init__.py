@@ -1,0 +1,1 @@
+"""The plan taxonomy and the tag vocabulary: seed data and editing."""

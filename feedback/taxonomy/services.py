@@ -1,0 +1,172 @@
+"""Editing the plan taxonomy and the tag vocabulary. Nothing in use is ever hard-deleted."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from feedback.audit.services import record
+from feedback.exceptions import ValidationFailed
+from feedback.extensions import db
+from feedback.models import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup, User
+
+CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(\.[A-Z0-9]+)*$")
+
+
+def plan_tree(version: str = CURRENT_PLAN_VERSION, *, active_only: bool = False) -> list[PlanItem]:
+    """Items of ``version`` in tree order (each parent followed by its children)."""
+    query = select(PlanItem).where(PlanItem.plan_version == version)
+    if active_only:
+        query = query.where(PlanItem.active)
+    items = db.session.scalars(query.order_by(PlanItem.sort_order, PlanItem.code)).all()
+    children: dict[int | None, list[PlanItem]] = {}
+    for item in items:
+        children.setdefault(item.parent_id, []).append(item)
+    ordered: list[PlanItem] = []
+
+    def walk(parent_id: int | None) -> None:
+        for child in children.get(parent_id, []):
+            ordered.append(child)
+            walk(child.id)
+
+    walk(None)
+    return ordered
+
+
+def _clean_name(name: str, field: str = "name") -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed.on(field, _("请填写名称。"))
+    if len(name) > 200:
+        raise ValidationFailed.on(field, _("名称不能超过 200 个字符。"))
+    return name
+
+
+def create_plan_item(
+    actor: User,
+    *,
+    code: str,
+    name: str,
+    parent: PlanItem | None,
+    description: str | None = None,
+    sort_order: int | None = None,
+) -> PlanItem:
+    """Add an item under ``parent`` (or a new chapter) to the parent's plan version."""
+    code = code.strip().upper()
+    version = parent.plan_version if parent else CURRENT_PLAN_VERSION
+    if not CODE_PATTERN.match(code) or len(code) > 20:
+        raise ValidationFailed.on(
+            "code", _("编号只能由大写字母、数字和“.”组成，并以字母开头，如 S3.2。")
+        )
+    taken = select(PlanItem.id).where(PlanItem.plan_version == version, PlanItem.code == code)
+    if db.session.scalar(taken) is not None:
+        raise ValidationFailed.on(
+            "code", _("编号 %(code)s 已存在（停用的条目也保留编号）。", code=code)
+        )
+    if sort_order is None:
+        siblings = select(PlanItem.sort_order).where(
+            PlanItem.parent_id == (parent.id if parent else None)
+        )
+        sort_order = max(db.session.scalars(siblings).all(), default=0) + 1
+    item = PlanItem(
+        plan_version=version,
+        code=code,
+        name=_clean_name(name),
+        parent=parent,
+        description=(description or "").strip() or None,
+        sort_order=sort_order,
+    )
+    db.session.add(item)
+    db.session.flush()
+    record("plan_item_create", actor=actor, object_type="plan_item", object_id=item.id, code=code)
+    return item
+
+
+def update_plan_item(
+    actor: User, item: PlanItem, *, name: str, description: str | None, sort_order: int
+) -> None:
+    """Rename or re-describe an item; its code (what submissions link to) never changes."""
+    item.name = _clean_name(name)
+    item.description = (description or "").strip() or None
+    item.sort_order = sort_order
+    record("plan_item_update", actor=actor, object_type="plan_item", object_id=item.id)
+    db.session.flush()
+
+
+def set_plan_item_active(actor: User, item: PlanItem, active: bool) -> None:
+    """Deactivate (no longer offered for new submissions; old links stay) or reactivate."""
+    if active and item.parent is not None and not item.parent.active:
+        raise ValidationFailed.on("", _("请先启用上级条目 %(code)s。", code=item.parent.code))
+    item.active = active
+    record(
+        "plan_item_activate" if active else "plan_item_deactivate",
+        actor=actor,
+        object_type="plan_item",
+        object_id=item.id,
+    )
+    db.session.flush()
+
+
+def tag_groups() -> list[TagGroup]:
+    """Every tag group with its tags (active and inactive), in display order."""
+    return list(db.session.scalars(select(TagGroup).order_by(TagGroup.sort_order, TagGroup.id)))
+
+
+def _tag_name_taken(group: TagGroup, name: str, exclude: Tag | None = None) -> bool:
+    query = select(Tag.id).where(Tag.group_id == group.id, Tag.name == name)
+    if exclude is not None:
+        query = query.where(Tag.id != exclude.id)
+    return db.session.scalar(query) is not None
+
+
+def create_tag(actor: User, group: TagGroup, name: str) -> Tag:
+    """Add a tag to ``group``."""
+    name = _clean_name(name)
+    if _tag_name_taken(group, name):
+        raise ValidationFailed.on("name", _("“%(name)s”已在该分组中。", name=name))
+    order = max((t.sort_order for t in group.tags), default=0) + 1
+    tag = Tag(group=group, name=name, sort_order=order)
+    db.session.add(tag)
+    db.session.flush()
+    record("tag_create", actor=actor, object_type="tag", object_id=tag.id, name=name)
+    return tag
+
+
+def rename_tag(actor: User, tag: Tag, name: str) -> None:
+    """Rename a tag (submissions tagged with it follow, since they link by id)."""
+    name = _clean_name(name)
+    if _tag_name_taken(tag.group, name, exclude=tag):
+        raise ValidationFailed.on("name", _("“%(name)s”已在该分组中。", name=name))
+    old = tag.name
+    tag.name = name
+    record("tag_rename", actor=actor, object_type="tag", object_id=tag.id, old=old, new=name)
+    db.session.flush()
+
+
+def set_tag_active(actor: User, tag: Tag, active: bool) -> None:
+    """Deactivate (no longer offered) or reactivate a tag."""
+    tag.active = active
+    record(
+        "tag_activate" if active else "tag_deactivate",
+        actor=actor,
+        object_type="tag",
+        object_id=tag.id,
+    )
+    db.session.flush()
+
+
+def create_tag_group(actor: User, code: str, name: str) -> TagGroup:
+    """Add a new group of tags."""
+    code = code.strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_]{1,39}", code):
+        raise ValidationFailed.on("code", _("分组代码只能由小写字母、数字和下划线组成。"))
+    if db.session.scalar(select(TagGroup.id).where(TagGroup.code == code)) is not None:
+        raise ValidationFailed.on("code", _("分组代码已存在。"))
+    order = max(db.session.scalars(select(TagGroup.sort_order)).all(), default=0) + 1
+    group = TagGroup(code=code, name=_clean_name(name), sort_order=order)
+    db.session.add(group)
+    db.session.flush()
+    record("tag_group_create", actor=actor, object_type="tag_group", object_id=group.id)
+    return group

@@ -1,0 +1,184 @@
+"""Logging in and out, lockout, forced password change, session revocation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from feedback.extensions import db
+from feedback.models import AuditRecord, Role, User, utcnow
+from tests.conftest import login, post_form
+from tests.factories import PASSWORD, make_user
+
+
+def test_login_page_is_chinese(client: FlaskClient) -> None:
+    page = client.get("/auth/login").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page
+    assert "登录" in page and "邮箱" in page
+
+
+def test_login_then_dashboard(client: FlaskClient) -> None:
+    user = make_user()
+    response = login(client, user.email, PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert "工作台" in page and user.organisation.name in page
+
+
+def test_unknown_user_and_wrong_password_get_identical_answers(client: FlaskClient) -> None:
+    user = make_user()
+    wrong = login(client, user.email, "Wrong-Passw0rd!")
+    unknown = login(client, "nobody@example.cn", "Wrong-Passw0rd!")
+    assert wrong.status_code == unknown.status_code == 200
+
+    def message(body: str) -> str:
+        start = body.index('id="password-error"')
+        return body[start : body.index("</div>", start)]
+
+    assert message(wrong.get_data(as_text=True)) == message(unknown.get_data(as_text=True))
+    assert "邮箱或密码不正确" in message(wrong.get_data(as_text=True))
+
+
+def test_email_is_case_insensitive(client: FlaskClient) -> None:
+    user = make_user(email="Zhang.Gong@Park.cn")
+    assert user.email == "zhang.gong@park.cn"
+    assert login(client, "  ZHANG.GONG@park.CN ", PASSWORD).status_code == 302
+
+
+def test_five_failures_lock_the_account_for_thirty_minutes(client: FlaskClient) -> None:
+    user = make_user()
+    for _ in range(5):
+        login(client, user.email, "Wrong-Passw0rd!")
+    refused = login(client, user.email, PASSWORD)
+    assert refused.status_code == 200  # the right password is refused while locked
+    db.session.expire_all()
+    locked = db.session.get(User, user.id)
+    assert locked is not None and locked.locked_until is not None
+    locked.locked_until = utcnow() - timedelta(seconds=1)  # 30 minutes pass
+    db.session.commit()
+    assert login(client, user.email, PASSWORD).status_code == 302
+    actions = db.session.scalars(select(AuditRecord.action)).all()
+    assert "account_locked" in actions
+
+
+def test_first_login_forces_password_change(client: FlaskClient) -> None:
+    user = make_user(must_change_password=True)
+    response = login(client, user.email, PASSWORD)
+    assert response.headers["Location"] == "/auth/password"
+    assert client.get("/").headers["Location"] == "/auth/password"
+    response = post_form(client, "/auth/password", {
+        "current_password": PASSWORD, "new_password": "Xin-Mima-2026!",
+        "confirm_password": "Xin-Mima-2026!",
+    })
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_weak_new_password_is_refused_and_explained(client: FlaskClient) -> None:
+    user = make_user(must_change_password=True)
+    login(client, user.email, PASSWORD)
+    response = post_form(client, "/auth/password", {
+        "current_password": PASSWORD, "new_password": "abcdefgh", "confirm_password": "abcdefgh",
+    })
+    body = response.get_data(as_text=True)
+    assert "至少三类" in body
+    db.session.expire_all()
+    assert db.session.get(User, user.id).must_change_password  # type: ignore[union-attr]
+
+
+def test_expired_initial_password_is_refused(client: FlaskClient) -> None:
+    user = make_user(must_change_password=True)
+    user.password_changed_at = utcnow() - timedelta(hours=73)
+    db.session.commit()
+    body = login(client, user.email, PASSWORD).get_data(as_text=True)
+    assert "初始密码已过期" in body
+
+
+def test_logout_ends_every_session(app: Flask) -> None:
+    user = make_user()
+    first, second = app.test_client(), app.test_client()
+    login(first, user.email, PASSWORD)
+    login(second, user.email, PASSWORD)
+    assert second.get("/").status_code == 200
+    post_form(first, "/auth/logout", {}, page="/")
+    assert first.get("/").status_code == 302
+    assert second.get("/").status_code == 302  # the other device's cookie is revoked too
+
+
+def test_replayed_cookie_after_logout_is_refused(app: Flask) -> None:
+    user = make_user()
+    client = app.test_client()
+    login(client, user.email, PASSWORD)
+    cookie = client.get_cookie("feedback_session")
+    assert cookie is not None
+    post_form(client, "/auth/logout", {}, page="/")
+    replay = app.test_client()
+    replay.set_cookie("feedback_session", cookie.value)
+    assert replay.get("/").status_code == 302
+
+
+def test_deactivated_user_is_logged_out_on_next_request(app: Flask) -> None:
+    user = make_user()
+    admin = make_user(Role.ADMIN)
+    client = app.test_client()
+    login(client, user.email, PASSWORD)
+    admin_client = app.test_client()
+    login(admin_client, admin.email, PASSWORD)
+    post_form(admin_client, f"/admin/users/{user.id}/deactivate", {},
+              page=f"/admin/users/{user.id}/edit")
+    assert client.get("/").status_code == 302
+
+
+def test_session_cookie_flags(client: FlaskClient) -> None:
+    user = make_user()
+    response = login(client, user.email, PASSWORD)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP in development
+    secure = post_form(client, "/auth/logout", {}, page="/")
+    assert secure.status_code == 302
+    https = client.get("/auth/login", base_url="https://localhost")
+    assert "Secure" in https.headers.get("Set-Cookie", "Secure")
+    assert "remember_token" not in response.headers.get("Set-Cookie", "")
+
+
+def test_session_id_changes_at_login(client: FlaskClient) -> None:
+    user = make_user()
+    client.get("/auth/login")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    login(client, user.email, PASSWORD)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_idle_timeout(client: FlaskClient) -> None:
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    with client.session_transaction() as session:
+        session["last_seen"] = session["last_seen"] - 31 * 60
+    response = client.get("/")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_absolute_timeout_applies_despite_activity(client: FlaskClient) -> None:
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    with client.session_transaction() as session:
+        session["login_at"] = session["login_at"] - 12 * 3600 - 1
+    assert client.get("/").status_code == 302
+
+
+def test_open_redirect_after_login_is_refused(client: FlaskClient) -> None:
+    user = make_user()
+    token_page = "/auth/login?next=//evil.example/x"
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client, token_page)
+    response = client.post(token_page, data={"email": user.email, "password": PASSWORD,
+                                              "csrf_token": token})
+    assert response.headers["Location"] == "/"

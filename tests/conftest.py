@@ -1,0 +1,156 @@
+"""Fixtures: a fresh app and database per test, on SQLite and (when configured) PostgreSQL.
+
+The SQLite template is built once per run by the real migrations and copied per test; PostgreSQL
+is migrated once per run and its tables truncated before each test.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from feedback import create_app
+from feedback.extensions import db
+
+PG_URL = os.environ.get("FEEDBACK_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def _make_app(url: str, tmp_path: Path, **overrides: Any) -> Flask:
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        **overrides,
+    }
+    return create_app("testing", config)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database file, self-contained (no WAL), to copy per test."""
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.sqlite3"
+    app = _make_app(f"sqlite:///{path}", folder)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The PostgreSQL test database, emptied and migrated once per run."""
+    engine = create_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    app = _make_app(PG_URL, tmp_path_factory.mktemp("pg"))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return PG_URL
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = connection.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).all()
+        if tables:
+            names = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database for this test."""
+    if request.param == "sqlite":
+        path = tmp_path / "feedback.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_migrated")
+    _truncate_postgres(url)
+    return url
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in its own context, as in production.
+
+    The test keeps an application context pushed for its own database work; without this, Flask
+    would reuse it for every request, sharing ``g`` and the database session between requests.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        # End the test's own transaction first: on SQLite it may hold the write lock, and
+        # afterwards the test reads what the request wrote rather than a stale snapshot.
+        db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """A fresh application per test, with an application context pushed."""
+    application = _make_app(database_url, tmp_path)
+    application.test_client_class = IsolatedClient
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                   r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, page: str) -> str:
+    """The CSRF token of the form on ``page`` (fetched as the client's session sees it)."""
+    response = client.get(page)
+    match = _CSRF.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {page} ({response.status_code})"
+    return match.group(1) or match.group(2)
+
+
+def post_form(
+    client: FlaskClient, url: str, data: dict[str, Any], *, page: str | None = None,
+    follow_redirects: bool = False,
+) -> Any:
+    """POST ``data`` to ``url`` with the CSRF token of the form on ``page`` (default ``url``)."""
+    token = csrf_token(client, page or url)
+    return client.post(url, data={**data, "csrf_token": token},
+                       follow_redirects=follow_redirects)
+
+
+def login(client: FlaskClient, email: str, password: str) -> Any:
+    """Log in through the login form; returns the response (not followed)."""
+    return post_form(client, "/auth/login", {"email": email, "password": password})
