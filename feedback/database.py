@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
@@ -48,10 +49,12 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # A request that may write takes the write lock up front (BEGIN IMMEDIATE), so two writers
     # queue on busy_timeout instead of one failing with "database is locked" when it upgrades a
     # read lock mid-transaction. Reads (GET/HEAD) begin deferred and run concurrently under WAL.
-    if has_request_context() and request.method in SAFE_METHODS:
-        connection.exec_driver_sql("BEGIN")
+    # CLI commands write too. Anything else (tests, scripts) begins deferred like plain SQLite.
+    if has_request_context():
+        writes = request.method not in SAFE_METHODS
     else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = click.get_current_context(silent=True) is not None
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.auth.passwords import generate_one_time_password, hash_password
-from feedback.codes.regions import Region, prefectures, provinces
+from feedback.codes.regions import Region, prefectures, province_of, provinces
 from feedback.codes.uscc import make_uscc
 from feedback.exceptions import DomainError
 from feedback.extensions import db
@@ -67,7 +67,16 @@ def _parks(rng: random.Random, count: int) -> list[tuple[str, Region]]:
     return list(chosen.values())
 
 
-def _build_organisations(rng: random.Random, parks: int) -> list[Organisation]:
+def _short_name(name: str, region: Region) -> str | None:
+    province = province_of(region.code)
+    short = name.removeprefix(province.name) if province else name
+    return short[:60] if short != name else None
+
+
+def _build_organisations(rng: random.Random, seed: int, parks: int) -> list[Organisation]:
+    # The park list comes first from the run's random stream; each organisation's own details come
+    # from a stream derived from its name, so a second run (skipping existing names) is stable.
+    park_specs = _parks(rng, parks)
     existing = set(db.session.scalars(select(Organisation.name)))
     orgs: list[Organisation] = []
     specs: list[tuple[str, OrgKind, str, str]] = [
@@ -77,19 +86,21 @@ def _build_organisations(rng: random.Random, parks: int) -> list[Organisation]:
     ]
     for name, kind, prefix, region in specs:
         if name not in existing:
+            own = random.Random(f"{seed}:{name}")  # noqa: S311 (demo data)
             orgs.append(
                 Organisation(
-                    name=name, kind=kind, region_code=region, uscc=_uscc(rng, prefix, region)
+                    name=name, kind=kind, region_code=region, uscc=_uscc(own, prefix, region)
                 )
             )
-    for name, park_region in _parks(rng, parks):
+    for name, park_region in park_specs:
         if name in existing:
             continue
+        rng = random.Random(f"{seed}:{name}")  # noqa: S311 (demo data)
         grade = rng.choices(list(ParkGrade), [1, 3, 10, 12])[0]
         orgs.append(
             Organisation(
                 name=name,
-                short_name=name.removeprefix(park_region.name)[:60] or None,
+                short_name=_short_name(name, park_region),
                 kind=OrgKind.PARK,
                 region_code=park_region.code,
                 uscc=_uscc(rng, "11", park_region.code),
@@ -120,7 +131,7 @@ def seed_demo_data(*, submissions: int, seed: int, parks: int = 60) -> DemoResul
     federation = _federation()
     result = DemoResult(password=generate_one_time_password())
     password_hash = hash_password(result.password)
-    orgs = _build_organisations(rng, parks)
+    orgs = _build_organisations(rng, seed, parks)
     db.session.add_all(orgs)
     db.session.flush()
     result.organisations = len(orgs)

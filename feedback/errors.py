@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -40,6 +41,9 @@ def render_error(
 ) -> ResponseReturnValue:
     """The error page for ``code``; ``message`` overrides the default explanation."""
     title, default = _messages().get(code, (_("出错了"), _("请求未能完成。")))
+    if request_ctx.url_adapter is None:
+        # The request could not even be routed (e.g. an untrusted Host): no page can be built.
+        return f"{code} {title}", code, {"Content-Type": "text/plain; charset=utf-8"}
     return (
         render_template(
             "errors/error.html",

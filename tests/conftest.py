@@ -124,13 +124,24 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+class IsolatedRunner(FlaskCliRunner):
+    """Ends the test's own transaction before a command runs (see :class:`IsolatedClient`)."""
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        db.session.commit()
+        return super().invoke(*args, **kwargs)
+
+
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
+    app.test_cli_runner_class = IsolatedRunner
     return app.test_cli_runner()
 
 
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                   r'name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token(client: FlaskClient, page: str) -> str:
@@ -142,13 +153,16 @@ def csrf_token(client: FlaskClient, page: str) -> str:
 
 
 def post_form(
-    client: FlaskClient, url: str, data: dict[str, Any], *, page: str | None = None,
+    client: FlaskClient,
+    url: str,
+    data: dict[str, Any],
+    *,
+    page: str | None = None,
     follow_redirects: bool = False,
 ) -> Any:
     """POST ``data`` to ``url`` with the CSRF token of the form on ``page`` (default ``url``)."""
     token = csrf_token(client, page or url)
-    return client.post(url, data={**data, "csrf_token": token},
-                       follow_redirects=follow_redirects)
+    return client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow_redirects)
 
 
 def login(client: FlaskClient, email: str, password: str) -> Any:

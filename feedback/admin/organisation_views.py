@@ -71,9 +71,7 @@ def organisations() -> ResponseReturnValue:
             select(User.organisation_id, func.count())
             .where(User.organisation_id.in_([o.id for o in page.items]))
             .group_by(User.organisation_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return render_template(
         "admin/organisations.html",

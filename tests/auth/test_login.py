@@ -70,10 +70,15 @@ def test_first_login_forces_password_change(client: FlaskClient) -> None:
     response = login(client, user.email, PASSWORD)
     assert response.headers["Location"] == "/auth/password"
     assert client.get("/").headers["Location"] == "/auth/password"
-    response = post_form(client, "/auth/password", {
-        "current_password": PASSWORD, "new_password": "Xin-Mima-2026!",
-        "confirm_password": "Xin-Mima-2026!",
-    })
+    response = post_form(
+        client,
+        "/auth/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "Xin-Mima-2026!",
+            "confirm_password": "Xin-Mima-2026!",
+        },
+    )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
 
@@ -81,9 +86,15 @@ def test_first_login_forces_password_change(client: FlaskClient) -> None:
 def test_weak_new_password_is_refused_and_explained(client: FlaskClient) -> None:
     user = make_user(must_change_password=True)
     login(client, user.email, PASSWORD)
-    response = post_form(client, "/auth/password", {
-        "current_password": PASSWORD, "new_password": "abcdefgh", "confirm_password": "abcdefgh",
-    })
+    response = post_form(
+        client,
+        "/auth/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "abcdefgh",
+            "confirm_password": "abcdefgh",
+        },
+    )
     body = response.get_data(as_text=True)
     assert "至少三类" in body
     db.session.expire_all()
@@ -128,8 +139,9 @@ def test_deactivated_user_is_logged_out_on_next_request(app: Flask) -> None:
     login(client, user.email, PASSWORD)
     admin_client = app.test_client()
     login(admin_client, admin.email, PASSWORD)
-    post_form(admin_client, f"/admin/users/{user.id}/deactivate", {},
-              page=f"/admin/users/{user.id}/edit")
+    post_form(
+        admin_client, f"/admin/users/{user.id}/deactivate", {}, page=f"/admin/users/{user.id}/edit"
+    )
     assert client.get("/").status_code == 302
 
 
@@ -179,6 +191,7 @@ def test_open_redirect_after_login_is_refused(client: FlaskClient) -> None:
     from tests.conftest import csrf_token
 
     token = csrf_token(client, token_page)
-    response = client.post(token_page, data={"email": user.email, "password": PASSWORD,
-                                              "csrf_token": token})
+    response = client.post(
+        token_page, data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+    )
     assert response.headers["Location"] == "/"

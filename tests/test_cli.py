@@ -1,0 +1,201 @@
+"""The command-line contract (DESIGN.md §6): exit codes, one-line reasons, idempotent init."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select, text
+
+from feedback.extensions import db
+from feedback.models import Organisation, OrgKind, PlanItem, Role, Tag, User
+from feedback.models.base import Base
+from tests.conftest import login
+from tests.factories import make_org
+
+
+def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    db.session.commit()
+    tables = sorted(Base.metadata.tables)
+    snapshot = {}
+    for name in tables:
+        query = text(f'SELECT * FROM "{name}"')  # noqa: S608 (names come from the metadata)
+        snapshot[name] = sorted(map(tuple, db.session.execute(query).all()), key=repr)
+    return snapshot
+
+
+def test_init_creates_admin_with_one_time_password(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    password = re.search(r"一次性密码：(\S+)", result.output)
+    assert password and "admin@cpcif.local" in result.output
+    admin = db.session.scalars(select(User)).one()
+    assert admin.roles == {Role.ADMIN} and admin.must_change_password
+    assert admin.organisation.kind == OrgKind.FEDERATION
+    assert db.session.scalar(select(func.count()).select_from(PlanItem)) == 24
+    client = app.test_client()
+    response = login(client, "admin@cpcif.local", password.group(1))
+    assert response.headers["Location"] == "/auth/password"
+
+
+def test_init_twice_changes_nothing(runner: FlaskCliRunner) -> None:
+    assert runner.invoke(args=["init"]).exit_code == 0
+    before = _snapshot()
+    second = runner.invoke(args=["init"])
+    assert second.exit_code == 0
+    assert "一次性密码" not in second.output
+    assert _snapshot() == before
+
+
+def test_no_user_exists_after_migration(app: Flask) -> None:
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_create_org_and_user(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(
+        args=[
+            "create-org",
+            "--name",
+            "中国氯碱工业协会",
+            "--kind",
+            "association",
+            "--region",
+            "110000",
+            "--uscc",
+            "91110000600037341L",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "li@cpcia.cn",
+            "--role",
+            "submitter",
+            "--role",
+            "org_approver",
+            "--org",
+            "中国氯碱工业协会",
+            "--password-stdin",
+        ],
+        input="Lvjian-2026!\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalars(select(User).where(User.email == "li@cpcia.cn")).one()
+    assert user.roles == {Role.SUBMITTER, Role.ORG_APPROVER} and user.must_change_password
+
+
+def test_create_org_rejects_an_invalid_credit_code(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(
+        args=[
+            "create-org",
+            "--name",
+            "某园区",
+            "--kind",
+            "park",
+            "--region",
+            "320500",
+            "--uscc",
+            "91110000600037341M",
+        ]
+    )
+    assert result.exit_code == 1
+    assert "校验位不正确" in result.output
+    assert db.session.scalar(select(Organisation.id).where(Organisation.name == "某园区")) is None
+
+
+def test_create_user_refuses_combined_admin_roles(runner: FlaskCliRunner) -> None:
+    org = make_org(OrgKind.FEDERATION, name="中国石油和化学工业联合会")
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "x@cpcif.cn",
+            "--role",
+            "admin",
+            "--role",
+            "auditor",
+            "--org",
+            org.name,
+            "--password-stdin",
+        ],
+        input="Lvjian-2026!\n",
+    )
+    assert result.exit_code == 1 and "三员分立" in result.output
+
+
+def test_create_user_refuses_a_weak_password_and_unknown_org(runner: FlaskCliRunner) -> None:
+    org = make_org()
+    weak = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "a@b.cn",
+            "--role",
+            "submitter",
+            "--org",
+            org.name,
+            "--password-stdin",
+        ],
+        input="12345678\n",
+    )
+    assert weak.exit_code == 1 and "至少三类" in weak.output
+    unknown = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "a@b.cn",
+            "--role",
+            "submitter",
+            "--org",
+            "不存在的单位",
+            "--password-stdin",
+        ],
+        input="x\n",
+    )
+    assert unknown.exit_code == 1 and "找不到单位" in unknown.output
+
+
+def test_seed_demo_creates_organisations_and_users(runner: FlaskCliRunner) -> None:
+    assert runner.invoke(args=["init"]).exit_code == 0
+    result = runner.invoke(args=["seed-demo", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    kinds = dict(
+        db.session.execute(
+            select(Organisation.kind, func.count()).group_by(Organisation.kind)
+        ).all()
+    )
+    assert kinds[OrgKind.ASSOCIATION] == 10 and kinds[OrgKind.PARK] == 60
+    assert kinds[OrgKind.COMMITTEE] == 2
+    parks = db.session.scalars(select(Organisation).where(Organisation.kind == OrgKind.PARK)).all()
+    assert len({p.region_code[:2] for p in parks if p.region_code}) >= 10  # across provinces
+    assert all(p.park_grade is not None for p in parks)
+    for role in Role:
+        assert f" {role.value} " in result.output or role == Role.ADMIN
+    password = re.search(r"密码（本次随机生成）：(\S+)", result.output)
+    reviewer = re.search(r"reviewer\s+(\S+@\S+)", result.output)
+    assert password and reviewer
+    again = runner.invoke(args=["seed-demo", "--seed", "7"])
+    assert again.exit_code == 0 and "新增单位 0 个" in again.output
+
+
+def test_seed_demo_users_can_log_in(app: Flask, runner: FlaskCliRunner) -> None:
+    runner.invoke(args=["init"])
+    result = runner.invoke(args=["seed-demo"])
+    password = re.search(r"密码（本次随机生成）：(\S+)", result.output)
+    email = re.search(r"submitter\s+(\S+@\S+)", result.output)
+    assert password and email
+    assert login(app.test_client(), email.group(1), password.group(1)).status_code == 302
+
+
+def test_seed_demo_without_init_explains(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 1 and "init" in result.output
+
+
+def test_tags_seeded_by_init(runner: FlaskCliRunner) -> None:
+    runner.invoke(args=["init"])
+    assert db.session.scalar(select(func.count()).select_from(Tag)) == 68

@@ -1,0 +1,110 @@
+"""Configuration: production refuses unsafe settings; SQLite connections are set up safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from feedback import create_app
+from feedback.config import ConfigError
+from feedback.extensions import db
+
+GOOD_KEY = "k" * 40
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("FEEDBACK_SECRET_KEY", "FEEDBACK_DATABASE_URL", "FEEDBACK_TRUSTED_HOSTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FEEDBACK_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "FEEDBACK_SECRET_KEY"),
+        ({"FEEDBACK_SECRET_KEY": "short"}, "32"),
+        ({"FEEDBACK_SECRET_KEY": GOOD_KEY}, "TRUSTED_HOSTS"),
+    ],
+)
+def test_production_refuses_to_start_unsafely(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app("production")
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_production_starts_with_safe_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    app = create_app("production")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["TRUSTED_HOSTS"] == ["feedback.cpcif.org.cn"]
+    response = app.test_client().get("/healthz", base_url="https://evil.example")
+    assert response.status_code == 400  # unknown Host header
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_production_trusts_one_proxy_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "localhost")
+    app = create_app("production")
+    seen: list[str | None] = []
+
+    @app.route("/ip-probe")
+    def probe() -> str:
+        from flask import request
+
+        seen.append(request.remote_addr)
+        return ""
+
+    from feedback.security import PUBLIC_ENDPOINTS
+
+    app.before_request_funcs[None].clear()  # only the proxy handling is under test here
+    assert "probe" not in PUBLIC_ENDPOINTS
+    app.test_client().get("/ip-probe", headers={"X-Forwarded-For": "6.6.6.6, 10.1.2.3"})
+    assert seen == ["10.1.2.3"]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_development_without_key_uses_a_random_one() -> None:
+    first, second = create_app("development"), create_app("development")
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+
+
+def test_sqlite_connections_are_configured(app: Flask) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with db.engine.connect() as connection:
+        values = {
+            name: connection.execute(text(f"PRAGMA {name}")).scalar()
+            for name in (
+                "journal_mode",
+                "foreign_keys",
+                "secure_delete",
+                "synchronous",
+                "busy_timeout",
+            )
+        }
+    assert values["journal_mode"] == "wal"
+    assert values["foreign_keys"] == 1
+    assert values["secure_delete"] == 1
+    assert values["synchronous"] == 1  # NORMAL
+    assert int(values["busy_timeout"] or 0) >= 5000
+
+
+def test_foreign_keys_are_enforced(app: Flask) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    orphan = text("INSERT INTO user_role (user_id, role) VALUES (999999, 'submitter')")
+    with pytest.raises(IntegrityError):
+        db.session.execute(orphan)
+    db.session.rollback()
