@@ -7,6 +7,8 @@ the class, then ``instance/config.py``, then ``FEEDBACK_*`` environment variable
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -132,12 +134,32 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
 
+def instance_secret_key(instance: Path) -> str:
+    """The development secret key in ``instance/secret_key``, created (mode 0600) if missing."""
+    path = instance / "secret_key"
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    for _attempt in range(50):  # another process may be between creating and writing the file
+        key = path.read_text().strip()
+        if len(key) >= 2 * MIN_SECRET_KEY_BYTES:
+            return key
+        time.sleep(0.01)
+    raise ConfigError(f"{path} 内容不完整；删除该文件后重新启动即可。")
+
+
 def check_config(app: Flask) -> None:
     """Refuse to start with settings that would be unsafe outside development."""
     key = app.config.get("SECRET_KEY")
     if app.config["ENV_NAME"] == "development" and not key:
-        # Local use only: a per-process random key (sessions end when the server restarts).
-        app.config["SECRET_KEY"] = os.urandom(32).hex()
+        # Local use only: a random key kept in instance/, shared by every worker process (a key
+        # per process would make each worker reject the others' sessions).
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
         return
     if not key or len(str(key).encode()) < MIN_SECRET_KEY_BYTES:
         raise ConfigError(

@@ -73,11 +73,14 @@ def test_production_trusts_one_proxy_hop(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seen == ["10.1.2.3"]
 
 
-@pytest.mark.usefixtures("clean_env")
-def test_development_without_key_uses_a_random_one() -> None:
-    first, second = create_app("development"), create_app("development")
-    assert len(first.config["SECRET_KEY"]) >= 32
-    assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+def test_development_key_is_random_kept_in_instance_and_shared(tmp_path: Path) -> None:
+    from feedback.config import instance_secret_key
+
+    first = instance_secret_key(tmp_path / "a")
+    assert len(first) == 64
+    assert instance_secret_key(tmp_path / "a") == first  # every worker process gets the same
+    assert instance_secret_key(tmp_path / "b") != first
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_sqlite_connections_are_configured(app: Flask) -> None:

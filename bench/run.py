@@ -1,0 +1,127 @@
+"""Benchmarks: seed a fresh database, time the pages people use, record the results.
+
+Run with ``make bench``. Uses SQLite in a temporary folder by default, PostgreSQL when
+``FEEDBACK_BENCH_DATABASE_URL`` is set. Times are measured inside the app (Flask test client, no
+network), so they show what the server spends per request. Results are appended to
+``bench/RESULTS.md`` with the machine's facts, keeping earlier runs for comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask
+
+from feedback import create_app
+from feedback.extensions import db
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+REQUESTS = int(os.environ.get("FEEDBACK_BENCH_REQUESTS", "300"))
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _make_app(folder: Path) -> Flask:
+    url = os.environ.get("FEEDBACK_BENCH_DATABASE_URL") or f"sqlite:///{folder / 'bench.sqlite3'}"
+    return create_app(
+        "development",
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40, "UPLOAD_DIR": str(folder)},
+    )
+
+
+def _seed(app: Flask) -> tuple[str, str, float, str]:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    started = time.perf_counter()
+    result = runner.invoke(args=["seed-demo", "--seed", "1"])
+    seconds = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    password = re.search(r"密码（本次随机生成）：(\S+)", result.output)
+    reviewer = re.search(r"reviewer\s+(\S+@\S+)", result.output)
+    counts = re.search(r"新增单位 (\d+) 个，用户 (\d+) 个", result.output)
+    assert password and reviewer and counts, result.output
+    what = f"{counts[1]} organisations, {counts[2]} users"
+    return reviewer.group(1), password.group(1), seconds, what
+
+
+def _time_page(client: object, path: str) -> dict[str, float]:
+    samples = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        response = client.get(path)  # type: ignore[attr-defined]
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return {
+        "p50": statistics.median(samples),
+        "p95": _percentile(samples, 0.95),
+        "p99": _percentile(samples, 0.99),
+        "rps": 1000 / statistics.mean(samples),
+    }
+
+
+def main() -> None:
+    """Run every benchmark and append the results."""
+    with tempfile.TemporaryDirectory() as tmp:
+        app = _make_app(Path(tmp))
+        with app.app_context():
+            email, password, seed_seconds, seeded = _seed(app)
+            database = db.engine.dialect.name
+            db.session.remove()
+        client = app.test_client()
+        page = client.get("/auth/login").get_data(as_text=True)
+        token = TOKEN.search(page)
+        assert token
+        login = client.post(
+            "/auth/login", data={"email": email, "password": password, "csrf_token": token[1]}
+        )
+        assert login.status_code == 302, login.get_data(as_text=True)
+        pages = {
+            "login page (anonymous)": ("/auth/login", app.test_client()),
+            "dashboard": ("/", client),
+            "organisation profile with members": ("/organisations/1", client),
+        }
+        rows = {name: _time_page(c, path) for name, (path, c) in pages.items()}
+    _record(database, f"{seeded}: {seed_seconds:.2f} s", rows)
+
+
+def _record(database: str, seeding: str, rows: dict[str, dict[str, float]]) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {now} · {database}",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"SQLite {sqlite3.sqlite_version}. Server-side (Flask test client), {REQUESTS} requests "
+        "per page, one client.",
+        "",
+        f"- `seed-demo`, one transaction ({seeding})",
+        "",
+        "| page | p50 ms | p95 ms | p99 ms | requests/s (one client) |",
+        "| --- | --- | --- | --- | --- |",
+        *(
+            f"| {name} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {r['rps']:.0f} |"
+            for name, r in rows.items()
+        ),
+        "",
+    ]
+    header = "# Benchmark results\n\nNewest first. Produced by `make bench` (`bench/run.py`).\n\n"
+    previous = RESULTS.read_text(encoding="utf-8").removeprefix(header) if RESULTS.exists() else ""
+    RESULTS.write_text(header + "\n".join(lines) + "\n" + previous, encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
