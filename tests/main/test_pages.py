@@ -145,3 +145,11 @@ def test_dashboard_shows_platform_counts_to_staff_only(client: FlaskClient) -> N
     other = client.application.test_client()
     login(other, admin.email, PASSWORD)
     assert "在用单位" in other.get("/").get_data(as_text=True)
+
+
+def test_oversized_request_gets_a_friendly_413(client: FlaskClient) -> None:
+    client.application.config["MAX_CONTENT_LENGTH"] = 1024
+    response = client.post("/auth/login", data={"email": "x" * 4096, "password": "y"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "文件过大" in body and "20 MB" in body
