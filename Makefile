@@ -33,7 +33,7 @@ init: $(VENV)/.runtime translations
 	$(FLASK) init
 
 run: init
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app
+	FEEDBACK_ENV=development $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

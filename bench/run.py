@@ -26,6 +26,7 @@ from feedback.extensions import db
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 REQUESTS = int(os.environ.get("FEEDBACK_BENCH_REQUESTS", "300"))
+SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -47,15 +48,49 @@ def _seed(app: Flask) -> tuple[str, str, float, str]:
     result = runner.invoke(args=["init"])
     assert result.exit_code == 0, result.output
     started = time.perf_counter()
-    result = runner.invoke(args=["seed-demo", "--seed", "1"])
+    result = runner.invoke(args=["seed-demo", "--seed", "1", "--submissions", str(SUBMISSIONS)])
     seconds = time.perf_counter() - started
     assert result.exit_code == 0, result.output
     password = re.search(r"密码（本次随机生成）：(\S+)", result.output)
     reviewer = re.search(r"reviewer\s+(\S+@\S+)", result.output)
-    counts = re.search(r"新增单位 (\d+) 个，用户 (\d+) 个", result.output)
+    counts = re.search(r"新增单位 (\d+) 个，用户 (\d+) 个，材料 (\d+) 份", result.output)
     assert password and reviewer and counts, result.output
-    what = f"{counts[1]} organisations, {counts[2]} users"
+    what = f"{counts[1]} organisations, {counts[2]} users, {counts[3]} submissions"
     return reviewer.group(1), password.group(1), seconds, what
+
+
+def _busiest_park_submitter() -> str:
+    """The submitter of the park with the most submissions (the heaviest list page)."""
+    from sqlalchemy import func, select
+
+    from feedback.models import Role, Submission, User, UserRole
+
+    org_id = db.session.scalar(
+        select(Submission.organisation_id)
+        .group_by(Submission.organisation_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    )
+    email = db.session.scalar(
+        select(User.email)
+        .join(UserRole)
+        .where(User.organisation_id == org_id, UserRole.role == Role.SUBMITTER)
+        .limit(1)
+    )
+    assert email
+    return email
+
+
+def _logged_in_client(app: Flask, email: str, password: str) -> object:
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = TOKEN.search(page)
+    assert token
+    login = client.post(
+        "/auth/login", data={"email": email, "password": password, "csrf_token": token[1]}
+    )
+    assert login.status_code == 302, login.get_data(as_text=True)
+    return client
 
 
 def _time_page(client: object, path: str) -> dict[str, float]:
@@ -80,19 +115,28 @@ def main() -> None:
         with app.app_context():
             email, password, seed_seconds, seeded = _seed(app)
             database = db.engine.dialect.name
+            park_email = _busiest_park_submitter()
+            from sqlalchemy import select
+
+            from feedback.models import Submission, User
+
+            park_user = db.session.scalars(select(User).where(User.email == park_email)).one()
+            detail_id = db.session.scalar(
+                select(Submission.id)
+                .where(Submission.organisation_id == park_user.organisation_id)
+                .limit(1)
+            )
             db.session.remove()
-        client = app.test_client()
-        page = client.get("/auth/login").get_data(as_text=True)
-        token = TOKEN.search(page)
-        assert token
-        login = client.post(
-            "/auth/login", data={"email": email, "password": password, "csrf_token": token[1]}
-        )
-        assert login.status_code == 302, login.get_data(as_text=True)
+        client = _logged_in_client(app, email, password)
+        park = _logged_in_client(app, park_email, password)
         pages = {
             "login page (anonymous)": ("/auth/login", app.test_client()),
-            "dashboard": ("/", client),
+            "reviewer dashboard": ("/", client),
             "organisation profile with members": ("/organisations/1", client),
+            "park home (campaigns, counts)": ("/", park),
+            "park submissions list, page 1": ("/submissions/", park),
+            "park submissions list, search 停车": ("/submissions/?q=停车", park),
+            "submission detail with history": (f"/submissions/{detail_id}", park),
         }
         rows = {name: _time_page(c, path) for name, (path, c) in pages.items()}
     _record(database, f"{seeded}: {seed_seconds:.2f} s", rows)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, has_request_context, request, session
 
 from feedback.config import load_config
+from feedback.paging import register_converters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,8 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     )
     load_config(app, config_name, overrides)
     register_extensions(app)
+    # Before any rule is added: rules pick up their converters when they are registered.
+    register_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -40,7 +43,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from feedback import database, labels, security
+    from feedback import database, formatting, labels, security
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
     from feedback.extensions import babel, csrf, db, limiter, migrate
@@ -55,19 +58,35 @@ def register_extensions(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:
-        return {"current_locale": select_locale(), "request_path": request.path}
+        from flask_login import current_user
+
+        from feedback.notifications.services import unread_count
+
+        unread = unread_count(current_user.id) if current_user.is_authenticated else 0
+        return {
+            "current_locale": select_locale(),
+            "request_path": request.path,
+            "unread_notifications": unread,
+        }
 
     app.jinja_env.globals.update(labels=labels.ALL, region_label=region_label)
+    formatting.init_formatting(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from feedback.admin.views import bp as admin_bp
     from feedback.auth.views import bp as auth_bp
+    from feedback.campaigns.views import bp as campaigns_bp
+    from feedback.filing.imports import bp as imports_bp
+    from feedback.filing.views import bp as filing_bp
     from feedback.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(filing_bp)
+    app.register_blueprint(imports_bp)
+    app.register_blueprint(campaigns_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

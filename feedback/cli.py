@@ -10,7 +10,7 @@ import time
 from typing import NoReturn
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -29,13 +29,43 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+# A service names the field it objects to; the person at the terminal typed an option.
+_OPTION_NAMES = {
+    "name": "--name",
+    "short_name": "--short-name",
+    "kind": "--kind",
+    "region_code": "--region",
+    "uscc": "--uscc",
+    "email": "--email",
+    "roles": "--role",
+    "phone": "--phone",
+    "password": "密码",
+}
+
+
 def _reason(error: DomainError) -> str:
     if isinstance(error, ValidationFailed):
         return "；".join(
-            f"{field}: {'；'.join(msgs)}" if field else "；".join(msgs)
+            f"{_OPTION_NAMES.get(field, field)}: {'；'.join(msgs)}" if field else "；".join(msgs)
             for field, msgs in error.errors.items()
         )
     return str(error)
+
+
+def _find_organisation(name: str) -> Organisation:
+    """The organisation called ``name``: full name first, else a short name held by one only."""
+    exact = db.session.scalars(select(Organisation).where(Organisation.name == name)).first()
+    if exact is not None:
+        return exact
+    by_short = db.session.scalars(
+        select(Organisation).where(Organisation.short_name == name).order_by(Organisation.name)
+    ).all()
+    if not by_short:
+        fail(f"找不到单位“{name}”。")
+    if len(by_short) > 1:
+        full_names = "、".join(org.name for org in by_short)
+        fail(f"多个单位的简称为“{name}”，请使用单位全称：{full_names}")
+    return by_short[0]
 
 
 def register(app: Flask) -> None:
@@ -88,7 +118,8 @@ def init(admin_email: str) -> None:
     if password:
         click.echo(f"已创建首个系统管理员：{admin_email}")
         click.echo(f"一次性密码：{password}")
-        click.echo("请立即登录并修改密码（72 小时内有效）。")
+        hours = current_app.config["INITIAL_PASSWORD_HOURS"]
+        click.echo(f"请立即登录并修改密码（{hours} 小时内有效）。")
 
 
 @click.command("create-org")
@@ -143,13 +174,7 @@ def create_user(
     password_stdin: bool,
 ) -> None:
     """Create a user; the password must be changed at first login."""
-    org = db.session.scalars(
-        select(Organisation).where(
-            (Organisation.name == org_name) | (Organisation.short_name == org_name)
-        )
-    ).first()
-    if org is None:
-        fail(f"找不到单位“{org_name}”。")
+    org = _find_organisation(org_name)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -180,17 +205,32 @@ def create_user(
 )
 @click.option("--seed", default=2026, show_default=True, type=int, help="Random seed.")
 def seed_demo(submissions: int, seed: int) -> None:
-    """Create realistic demo organisations and users (and submissions)."""
+    """Create realistic demo organisations and users (and submissions). Not in production."""
+    from feedback.audit.services import record
     from feedback.demo import seed_demo_data
 
+    if current_app.config["ENV_NAME"] == "production":
+        # Demo accounts share one password that is printed on the terminal.
+        fail(
+            "生产环境（FEEDBACK_ENV=production）不能生成演示数据：演示账户共用一个打印出来的密码。"
+        )
     started = time.perf_counter()
     try:
         result = seed_demo_data(submissions=submissions, seed=seed)
     except DomainError as error:
         fail(_reason(error))
+    record(
+        "seed_demo",
+        actor=None,
+        organisations=result.organisations,
+        users=len(result.logins),
+        submissions=submissions,
+        seed=seed,
+    )
     db.session.commit()
     click.echo(
         f"演示数据：新增单位 {result.organisations} 个，用户 {len(result.logins)} 个，"
+        f"材料 {result.submissions} 份，"
         f"用时 {time.perf_counter() - started:.1f} 秒。"
     )
     if result.logins:

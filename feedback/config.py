@@ -59,7 +59,12 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_CN", "en")
 
-    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # one request; nginx client_max_body_size must match
+    ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+    IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    MAIL_SMTP_HOST: str | None = None  # reminders are e-mailed only when this is set
+    MAIL_SMTP_PORT = 25
+    MAIL_FROM = "noreply@feedback.local"
     UPLOAD_DIR: str | None = None  # default: instance/uploads
     PROXY_FIX_HOPS = 0
     TRUSTED_HOSTS: list[str] | None = None
@@ -99,6 +104,8 @@ _ENV_KEYS = {
     "FEEDBACK_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "FEEDBACK_UPLOAD_DIR": "UPLOAD_DIR",
     "FEEDBACK_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
+    "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
+    "FEEDBACK_MAIL_FROM": "MAIL_FROM",
 }
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -40,6 +42,7 @@ class DemoResult:
     """What a demo run created: counts and the logins to print."""
 
     organisations: int = 0
+    submissions: int = 0
     password: str = ""
     logins: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -67,10 +70,20 @@ def _parks(rng: random.Random, count: int) -> list[tuple[str, Region]]:
     return list(chosen.values())
 
 
-def _short_name(name: str, region: Region) -> str | None:
+def _short_name(name: str, region: Region, taken: set[str]) -> str | None:
+    """The name without its province, or None where that would not identify one park.
+
+    A park in a municipality (北京市化工园区) would shorten to the bare suffix (化工园区), shared by
+    every municipality's park; any other clash with a short name already in use also gets None.
+    """
+    if region.is_province:
+        return None
     province = province_of(region.code)
-    short = name.removeprefix(province.name) if province else name
-    return short[:60] if short != name else None
+    short = name.removeprefix(province.name)[:60] if province else name
+    if short == name or short in taken:
+        return None
+    taken.add(short)
+    return short
 
 
 def _build_organisations(rng: random.Random, seed: int, parks: int) -> list[Organisation]:
@@ -78,6 +91,9 @@ def _build_organisations(rng: random.Random, seed: int, parks: int) -> list[Orga
     # from a stream derived from its name, so a second run (skipping existing names) is stable.
     park_specs = _parks(rng, parks)
     existing = set(db.session.scalars(select(Organisation.name)))
+    short_names = {
+        short for short in db.session.scalars(select(Organisation.short_name)) if short is not None
+    }
     orgs: list[Organisation] = []
     specs: list[tuple[str, OrgKind, str, str]] = [
         *((n, OrgKind.ASSOCIATION, "51", "110000") for n in ASSOCIATIONS),
@@ -100,7 +116,7 @@ def _build_organisations(rng: random.Random, seed: int, parks: int) -> list[Orga
         orgs.append(
             Organisation(
                 name=name,
-                short_name=_short_name(name, park_region),
+                short_name=_short_name(name, park_region, short_names),
                 kind=OrgKind.PARK,
                 region_code=park_region.code,
                 uscc=_uscc(rng, "11", park_region.code),
@@ -124,9 +140,10 @@ def _federation() -> Organisation:
 
 
 def seed_demo_data(*, submissions: int, seed: int, parks: int = 60) -> DemoResult:
-    """Create demo organisations and users (adds to what exists; existing names are skipped)."""
-    if submissions:
-        raise DomainError(_("演示提交材料需要填报功能（尚未上线）；请暂用 --submissions 0。"))
+    """Create demo organisations, users and submissions (adds to what exists).
+
+    Organisations and users whose names exist are skipped; ``submissions`` more are added each run.
+    """
     rng = random.Random(seed)  # noqa: S311 (repeatable demo data, not secrets)
     federation = _federation()
     result = DemoResult(password=generate_one_time_password())
@@ -165,4 +182,9 @@ def seed_demo_data(*, submissions: int, seed: int, parks: int = 60) -> DemoResul
         result.logins.append((email, role.value, org.name))
     db.session.add_all(users)
     db.session.flush()
+    if submissions:
+        from feedback.filing.demo_data import seed_submissions
+
+        upload_dir = Path(current_app.config["UPLOAD_DIR"])
+        result.submissions = seed_submissions(submissions, seed=seed, upload_dir=upload_dir)
     return result

@@ -25,3 +25,11 @@ class ValidationFailed(DomainError):
 
 class PermissionDenied(DomainError):
     """The acting user may not do this."""
+
+
+class Conflict(DomainError):
+    """The object changed or is in a state that does not allow this (answered with 409)."""
+
+
+class StaleVersion(Conflict):
+    """Someone saved a newer version since this form was loaded."""

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, flash, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -40,6 +41,33 @@ def acting_user() -> User:
     user = current_user._get_current_object()
     assert isinstance(user, User)
     return user
+
+
+def is_safe_local_path(target: str) -> bool:
+    """True if ``target`` is a path on this site, safe to redirect to after login or a switch.
+
+    Browsers strip tabs and newlines from a URL and read ``\\`` as ``/``, so ``/\\t/evil.example``
+    and ``/\\evil.example`` are really ``//evil.example``, another site; a newline would also break
+    the ``Location`` header. Anything with a control character, a backslash, a scheme or a host is
+    refused.
+    """
+    if not target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return False
+    if "\\" in target or target.startswith("//"):
+        return False
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
+        return False
+    return not parts.scheme and not parts.netloc and parts.path.startswith("/")
+
+
+def clear_session_keeping_language() -> None:
+    """Empty the session (login, logout, timeout) but keep the chosen interface language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang in ("zh_CN", "en"):
+        session["lang"] = lang
 
 
 def require_roles(*roles: Role) -> Callable[[F], F]:
@@ -101,7 +129,7 @@ def enforce_session_policy() -> ResponseReturnValue | None:
     now = time.time()
     if _timed_out(now):
         logout_user()
-        session.clear()
+        clear_session_keeping_language()
         flash(_("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
         return redirect(url_for("auth.login"))
     session["last_seen"] = now

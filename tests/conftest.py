@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
@@ -104,7 +104,8 @@ class IsolatedClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any) -> Any:
         # End the test's own transaction first: on SQLite it may hold the write lock, and
         # afterwards the test reads what the request wrote rather than a stale snapshot.
-        db.session.commit()
+        if has_app_context():  # not while following a redirect inside the request's context
+            db.session.commit()
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

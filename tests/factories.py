@@ -8,7 +8,7 @@ from typing import Any
 from feedback.admin.services import OrganisationData, create_organisation, create_user
 from feedback.codes.uscc import make_uscc
 from feedback.extensions import db
-from feedback.models import Organisation, OrgKind, Role, User
+from feedback.models import Organisation, OrgKind, Role, Submission, User
 
 PASSWORD = "Test-Passw0rd!x"
 _counter = itertools.count(1)
@@ -64,3 +64,60 @@ def make_user(
     )
     db.session.commit()
     return user
+
+
+def seed_taxonomy() -> None:
+    """The plan tree and tags, as `init` seeds them."""
+    from feedback.taxonomy.seed import seed_plan, seed_tags
+
+    seed_plan()
+    seed_tags()
+    db.session.commit()
+
+
+def plan_item(code: str) -> Any:
+    """The seeded plan item with ``code`` (seeds the taxonomy when needed)."""
+    from sqlalchemy import select
+
+    from feedback.models import PlanItem
+
+    found = db.session.scalars(select(PlanItem).where(PlanItem.code == code)).first()
+    if found is None:
+        seed_taxonomy()
+        found = db.session.scalars(select(PlanItem).where(PlanItem.code == code)).one()
+    return found
+
+
+def problem_input(**overrides: Any) -> Any:
+    """A complete problem report, ready to submit."""
+    from feedback.filing.kinds import Kind
+    from feedback.filing.services import SubmissionInput
+
+    values: dict[str, Any] = {
+        "kind": Kind.PROBLEM,
+        "title": "园区承包商动火作业票证管理不规范",
+        "summary": "抽查发现部分承包商动火作业票证填写不全、气体分析记录缺失。",
+        "sections": {
+            "description": "2026年11月专项检查中，园区内3家企业的承包商动火作业票证存在"
+            "审批人签字缺失、气体分析时间晚于动火时间等问题。"
+        },
+        "plan_item_ids": [plan_item("S3").id],
+        "region_code": "320500",
+        "contact_name": "张工",
+        "contact_phone": "13812345678",
+    }
+    values.update(overrides)
+    return SubmissionInput(**values)
+
+
+def make_submission(author: User, *, submit: bool = False, **overrides: Any) -> Submission:
+    """A problem report by ``author``'s organisation, optionally submitted."""
+    import uuid
+
+    from feedback.filing import services
+
+    submission = services.create_draft(author, problem_input(**overrides), uuid.uuid4().hex)
+    if submit:
+        services.submit(author, submission)
+    db.session.commit()
+    return submission

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, text
 
 from feedback.extensions import db
-from feedback.models import Organisation, OrgKind, PlanItem, Role, Tag, User
+from feedback.models import AuditRecord, Organisation, OrgKind, PlanItem, Role, Tag, User
 from feedback.models.base import Base
 from tests.conftest import login
 from tests.factories import make_org
@@ -199,3 +200,133 @@ def test_seed_demo_without_init_explains(runner: FlaskCliRunner) -> None:
 def test_tags_seeded_by_init(runner: FlaskCliRunner) -> None:
     runner.invoke(args=["init"])
     assert db.session.scalar(select(func.count()).select_from(Tag)) == 68
+
+
+def _create_user(runner: FlaskCliRunner, *args: str, email: str = "u@example.cn") -> Any:
+    return runner.invoke(
+        args=["create-user", "--email", email, *args, "--password-stdin"],
+        input="Lvjian-2026!\n",
+    )
+
+
+def test_create_user_refuses_an_administrator_outside_the_federation(
+    runner: FlaskCliRunner,
+) -> None:
+    association = make_org(OrgKind.ASSOCIATION, name="中国氮肥工业协会")
+    result = _create_user(runner, "--role", "auditor", "--org", association.name)
+    assert result.exit_code == 1
+    assert "--role: " in result.output and "联合会" in result.output
+    assert db.session.scalar(select(User.id).where(User.email == "u@example.cn")) is None
+
+
+def test_create_user_finds_the_organisation_by_full_then_unique_short_name(
+    runner: FlaskCliRunner,
+) -> None:
+    make_org(OrgKind.ASSOCIATION, name="中国氯碱工业协会", short_name="氯碱协会")
+    make_org(name="甲园区", short_name="化工园区")
+    make_org(name="乙园区", short_name="化工园区")
+    # A full name that is also someone else's short name: the full name wins.
+    make_org(name="化工园区", short_name="丙")
+    ok = _create_user(runner, "--role", "submitter", "--org", "氯碱协会", email="a@lvjian.cn")
+    assert ok.exit_code == 0, ok.output
+    assert "中国氯碱工业协会" in ok.output
+    full = _create_user(runner, "--role", "submitter", "--org", "化工园区", email="b@p.cn")
+    assert full.exit_code == 0, full.output
+    user = db.session.scalars(select(User).where(User.email == "b@p.cn")).one()
+    assert user.organisation.name == "化工园区"
+
+
+def test_create_user_refuses_an_ambiguous_short_name(runner: FlaskCliRunner) -> None:
+    make_org(name="甲园区", short_name="化工园区")
+    make_org(name="乙园区", short_name="化工园区")
+    result = _create_user(runner, "--role", "submitter", "--org", "化工园区")
+    assert result.exit_code == 1
+    assert "多个单位的简称为“化工园区”，请使用单位全称：" in result.output
+    assert "甲园区" in result.output and "乙园区" in result.output
+
+
+def test_cli_errors_name_the_options(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(
+        args=["create-org", "--name", "某园区", "--kind", "park", "--region", "999999"]
+    )
+    assert result.exit_code == 1
+    assert "--region: 行政区划代码不存在" in result.output
+    assert "region_code" not in result.output
+    org = make_org()
+    result = _create_user(runner, "--role", "submitter", "--org", org.name, email="not-an-email")
+    assert result.exit_code == 1 and "--email: " in result.output
+    weak = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "w@p.cn",
+            "--role",
+            "submitter",
+            "--org",
+            org.name,
+            "--password-stdin",
+        ],
+        input="Password2026!\n",
+    )
+    assert weak.exit_code == 1 and "密码: " in weak.output and "password:" not in weak.output
+
+
+def test_init_states_the_configured_validity(app: Flask, runner: FlaskCliRunner) -> None:
+    app.config["INITIAL_PASSWORD_HOURS"] = 24
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0 and "24 小时内有效" in result.output
+
+
+def test_seed_demo_refuses_production(app: Flask, runner: FlaskCliRunner) -> None:
+    assert runner.invoke(args=["init"]).exit_code == 0
+    app.config["ENV_NAME"] = "production"
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 1 and "生产环境" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1  # the first admin only
+
+
+def test_seed_demo_is_audited_and_gives_parks_unique_short_names(
+    runner: FlaskCliRunner,
+) -> None:
+    assert runner.invoke(args=["init"]).exit_code == 0
+    result = runner.invoke(args=["seed-demo", "--seed", "11"])
+    assert result.exit_code == 0, result.output
+    audit = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "seed_demo")).one()
+    detail = json.loads(audit.detail or "{}")
+    assert detail["organisations"] > 60 and detail["users"] > 100
+    shorts = db.session.scalars(
+        select(Organisation.short_name).where(Organisation.short_name.is_not(None))
+    ).all()
+    assert len(shorts) == len(set(shorts))
+    municipal = db.session.scalars(
+        select(Organisation).where(
+            Organisation.kind == OrgKind.PARK,
+            Organisation.region_code.in_(["110000", "120000", "310000", "500000"]),
+        )
+    ).all()
+    assert municipal and all(park.short_name is None for park in municipal)
+
+
+def test_seed_demo_creates_submissions_across_kinds_and_statuses(runner: FlaskCliRunner) -> None:
+    from feedback.filing import services
+    from feedback.models import Event, Status, Submission
+
+    runner.invoke(args=["init"])
+    result = runner.invoke(args=["seed-demo", "--submissions", "400", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "材料 400 份" in result.output
+    kinds = set(db.session.scalars(select(Submission.kind).distinct()))
+    statuses = set(db.session.scalars(select(Submission.status).distinct()))
+    assert len(kinds) == 3 and {Status.DRAFT, Status.SUBMITTED, Status.ACCEPTED} <= statuses
+    references = db.session.scalars(select(Submission.reference)).all()
+    assert len(set(references)) == 400
+    sent = db.session.scalars(
+        select(Submission).where(Submission.status == Status.ACCEPTED)
+    ).first()
+    assert sent is not None and sent.plan_items and sent.submitted_at is not None
+    assert [e.action for e in sent.events][-1] == "accept"
+    assert (db.session.scalar(select(func.count()).select_from(Event)) or 0) > 400
+    # A new report after the demo gets the next free reference number.
+    author = sent.author
+    fresh = services.create_draft(author, services.SubmissionInput(kind=sent.kind), "after-demo")
+    assert fresh.reference not in references

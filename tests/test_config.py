@@ -73,6 +73,28 @@ def test_production_trusts_one_proxy_hop(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seen == ["10.1.2.3"]
 
 
+@pytest.mark.usefixtures("clean_env")
+def test_wsgi_entry_point_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gunicorn started without configuration refuses to serve with development settings."""
+    import runpy
+
+    monkeypatch.delenv("FEEDBACK_ENV", raising=False)
+    wsgi = str(Path(__file__).resolve().parent.parent / "wsgi.py")
+    with pytest.raises(ConfigError, match="FEEDBACK_SECRET_KEY"):
+        runpy.run_path(wsgi)
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    assert runpy.run_path(wsgi)["app"].config["ENV_NAME"] == "production"
+    monkeypatch.setenv("FEEDBACK_ENV", "development")
+    assert runpy.run_path(wsgi)["app"].config["ENV_NAME"] == "development"
+
+
+def test_make_run_opts_into_development() -> None:
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "FEEDBACK_ENV=development" in recipe and "gunicorn" in recipe
+
+
 def test_development_key_is_random_kept_in_instance_and_shared(tmp_path: Path) -> None:
     from feedback.config import instance_secret_key
 

@@ -15,7 +15,14 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from feedback import labels
 from feedback.codes.regions import region_choices
@@ -95,12 +102,26 @@ class UserForm(FlaskForm):
         _l("角色"),
         choices=[],
         description=_l("系统管理员、安全管理员、审计管理员三者互斥，且不兼任业务角色。"),
+        # The boxes shown are the roles the acting administrator may give; any other role is
+        # refused by the service with a reason rather than by WTForms' "Not a valid choice".
+        validate_choice=False,
     )
 
-    def __init__(self, *args: Any, organisations: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        organisations: list[tuple[int, str]],
+        roles: list[Role] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.organisation_id.choices = organisations
-        self.roles.choices = _choices(labels.ROLE)
+        shown = list(Role) if roles is None else roles
+        self.roles.choices = [(role.value, labels.ROLE[role]) for role in shown]
+
+    def validate_roles(self, field: MultiCheckboxField) -> None:
+        if not set(field.data or []) <= {role.value for role in Role}:
+            raise ValidationError(_l("角色无效。"))
 
     def role_values(self) -> set[Role]:
         return {Role(value) for value in self.roles.data or []}
@@ -112,7 +133,13 @@ class PlanItemForm(FlaskForm):
     code = StringField(_l("编号"), validators=[DataRequired(_l("请填写编号。")), Length(max=20)])
     name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称。")), Length(max=200)])
     description = TextAreaField(_l("说明"), validators=[Optional(), Length(max=4000)])
-    sort_order = IntegerField(_l("排序"), validators=[Optional()])
+    sort_order = IntegerField(
+        _l("排序"),
+        validators=[
+            Optional(),
+            NumberRange(-100_000, 100_000, _l("排序值应在 -100000 到 100000 之间。")),
+        ],
+    )
 
 
 class TagForm(FlaskForm):
@@ -120,6 +147,14 @@ class TagForm(FlaskForm):
 
     name = StringField(
         _l("标签名称"), validators=[DataRequired(_l("请填写标签名称。")), Length(max=100)]
+    )
+
+
+class TagGroupNameForm(FlaskForm):
+    """Rename a tag group (its code stays)."""
+
+    name = StringField(
+        _l("分组名称"), validators=[DataRequired(_l("请填写分组名称。")), Length(max=100)]
     )
 
 

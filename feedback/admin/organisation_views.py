@@ -16,6 +16,7 @@ from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
 from feedback.forms import show_errors
 from feedback.models import Organisation, OrgKind, Role, User
+from feedback.paging import page_arg
 from feedback.security import acting_user, require_roles
 
 PAGE_SIZE = 50
@@ -64,7 +65,10 @@ def organisations() -> ResponseReturnValue:
     if status in ("active", "inactive"):
         query = query.where(Organisation.active == (status == "active"))
     page = db.paginate(
-        query.order_by(Organisation.kind, Organisation.name), per_page=PAGE_SIZE, error_out=False
+        query.order_by(Organisation.kind, Organisation.name),
+        page=page_arg(),
+        per_page=PAGE_SIZE,
+        error_out=False,
     )
     member_counts = dict(
         db.session.execute(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from feedback.audit.services import record
@@ -13,7 +15,7 @@ from feedback.auth.passwords import generate_one_time_password, hash_password, p
 from feedback.auth.services import end_all_sessions, normalise_email
 from feedback.codes.phone import normalise_phone, phone_error
 from feedback.codes.regions import is_valid_region
-from feedback.codes.uscc import normalise_uscc, uscc_error
+from feedback.codes.uscc import normalise_uscc, only_check_character_fails, uscc_error
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.models import (
@@ -64,9 +66,12 @@ def _clean_organisation(data: OrganisationData, existing: Organisation | None) -
     uscc = normalise_uscc(data.uscc or "") or None
     if uscc:
         problem = uscc_error(uscc)
-        if problem and not (data.uscc_override and len(uscc) == 18):
+        # The override exists for early codes that fail only the check character; a code with
+        # the wrong length, an illegal character or a malformed region part is a typo.
+        overridable = only_check_character_fails(uscc)
+        if problem and not (data.uscc_override and overridable):
             hint = _("如确认该代码为早期颁发且无误，可勾选“确认代码无误”后保存。")
-            errors.setdefault("uscc", []).append(f"{problem}{hint if len(uscc) == 18 else ''}")
+            errors.setdefault("uscc", []).append(f"{problem}{hint if overridable else ''}")
         elif _uscc_taken(uscc, existing):
             errors.setdefault("uscc", []).append(_("该统一社会信用代码已被其他单位使用。"))
     region = _blank_to_none(data.region_code)
@@ -178,6 +183,115 @@ def set_organisation_active(actor: User, org: Organisation, active: bool) -> Non
 # -- users -------------------------------------------------------------------------------------
 
 
+class AccountAction(enum.StrEnum):
+    """What an administrator does to a user account (see :func:`authorise_account_action`)."""
+
+    CREATE = "create"
+    EDIT = "edit"  # name and phone only
+    CHANGE_ROLES = "change_roles"  # roles or organisation
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (an action name, not a password)
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    UNLOCK = "unlock"
+
+
+# What a person may not do to their own account, and why.
+_SELF_REFUSALS: dict[AccountAction, str] = {
+    AccountAction.CHANGE_ROLES: _l("不能修改自己的角色或所属单位。"),
+    AccountAction.RESET_PASSWORD: _l("请通过“修改密码”修改自己的密码。"),
+    AccountAction.ACTIVATE: _l("不能启用或停用自己的账户。"),
+    AccountAction.DEACTIVATE: _l("不能停用自己的账户。"),
+    AccountAction.UNLOCK: _l("不能为自己的账户解锁。"),
+}
+
+
+def active_security_admin_exists() -> bool:
+    """True while some security administrator can log in (ends the bootstrap exception)."""
+    query = (
+        select(User.id)
+        .join(User.organisation)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.SECURITY_ADMIN, User.active, Organisation.active)
+        .limit(1)
+    )
+    return db.session.scalar(query) is not None
+
+
+def authorise_account_action(
+    actor: User | None,
+    action: AccountAction,
+    target: User | None = None,
+    roles: set[Role] | frozenset[Role] = frozenset(),
+) -> None:
+    """The one rule of who manages which account (三员分立); raises :class:`PermissionDenied`.
+
+    ``target`` is the account acted on (None when creating), ``roles`` the roles it would hold
+    afterwards (creating or re-roling). The rule:
+
+    - nobody acts on their own account, except to edit their own name and phone;
+    - an account that holds or would hold an administrator role (admin, security_admin,
+      auditor) is managed only by a security administrator — with one bootstrap exception: the
+      system administrator may create a security administrator or auditor while no active
+      security administrator exists, so that a fresh installation can be set up;
+    - business accounts are managed by the system administrator only (so no one can turn a
+      business account into an administrator account or back through the web);
+    - the security administrator may unlock any account;
+    - ``actor`` None is the operator at the command line, who may do everything.
+    """
+    if actor is None:
+        return
+    if target is not None and target.id == actor.id:
+        if action == AccountAction.EDIT:
+            return
+        refusal = _SELF_REFUSALS.get(action, _l("不能对自己的账户执行此操作。"))
+        raise PermissionDenied(str(refusal))
+    if action == AccountAction.UNLOCK and actor.has_role(Role.SECURITY_ADMIN):
+        return
+    # The account before and after: an account never crosses between the two administrators'
+    # domains through the web (that would let one of them create the other's kind of account).
+    privileged: list[bool] = []
+    if target is not None:
+        privileged.append(not target.roles.isdisjoint(ADMIN_ROLES))
+    if action in (AccountAction.CREATE, AccountAction.CHANGE_ROLES):
+        privileged.append(not ADMIN_ROLES.isdisjoint(roles))
+    for admin_account in privileged:
+        if actor.has_role(Role.SECURITY_ADMIN if admin_account else Role.ADMIN):
+            continue
+        bootstrap = (
+            action == AccountAction.CREATE
+            and actor.has_role(Role.ADMIN)
+            and set(roles) <= {Role.SECURITY_ADMIN, Role.AUDITOR}
+            and not active_security_admin_exists()
+        )
+        if bootstrap:
+            continue
+        if admin_account:
+            raise PermissionDenied(
+                _("系统管理员、安全管理员和审计管理员的账户只能由安全管理员管理（三员分立）。")
+            )
+        raise PermissionDenied(_("业务账户由系统管理员管理。"))
+
+
+def may(
+    actor: User,
+    action: AccountAction,
+    target: User | None = None,
+    roles: set[Role] | frozenset[Role] = frozenset(),
+) -> bool:
+    """Whether :func:`authorise_account_action` would allow this (for showing buttons)."""
+    try:
+        authorise_account_action(actor, action, target, roles)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def assignable_roles(actor: User, target: User | None = None) -> list[Role]:
+    """The roles ``actor`` may give to a new account (or to ``target``), in display order."""
+    action = AccountAction.CREATE if target is None else AccountAction.CHANGE_ROLES
+    return [role for role in Role if may(actor, action, target, {role})]
+
+
 def validate_roles(roles: set[Role], organisation: Organisation) -> None:
     """三员分立 and who may be federation staff; raises :class:`ValidationFailed`."""
     if not roles:
@@ -187,6 +301,10 @@ def validate_roles(roles: set[Role], organisation: Organisation) -> None:
         raise ValidationFailed.on(
             "roles",
             _("系统管理员、安全管理员、审计管理员三个角色互斥（三员分立），且不能兼任业务角色。"),
+        )
+    if admin_roles and organisation.kind != OrgKind.FEDERATION:
+        raise ValidationFailed.on(
+            "roles", _("系统管理员、安全管理员和审计管理员只能由联合会的工作人员担任。")
         )
     if roles & STAFF_ROLES and organisation.kind != OrgKind.FEDERATION:
         raise ValidationFailed.on("roles", _("审核员和汇编员只能是联合会的工作人员。"))
@@ -230,6 +348,7 @@ def create_user(
     must_change_password: bool = True,
 ) -> tuple[User, str | None]:
     """Create a user. Without ``password`` a one-time password is generated and returned."""
+    authorise_account_action(actor, AccountAction.CREATE, None, roles)
     values = _check_user_fields(email, name, phone, None)
     validate_roles(roles, organisation)
     one_time = None
@@ -262,11 +381,15 @@ def update_user(
     roles: set[Role],
 ) -> None:
     """Change a user's details and roles. Nobody changes their own roles or organisation."""
-    values = _check_user_fields(user.email, name, phone, user)
-    if user.id == actor.id and (roles != user.roles or organisation.id != user.organisation_id):
-        raise PermissionDenied(_("不能修改自己的角色或所属单位。"))
-    validate_roles(roles, organisation)
     privilege_changed = roles != user.roles or organisation.id != user.organisation_id
+    authorise_account_action(
+        actor,
+        AccountAction.CHANGE_ROLES if privilege_changed else AccountAction.EDIT,
+        user,
+        roles,
+    )
+    values = _check_user_fields(user.email, name, phone, user)
+    validate_roles(roles, organisation)
     user.name = values["name"]
     user.phone = values["phone"]
     if privilege_changed:
@@ -288,8 +411,9 @@ def update_user(
 
 def set_user_active(actor: User, user: User, active: bool) -> None:
     """Deactivate (ending every session at once) or reactivate a user."""
-    if user.id == actor.id:
-        raise PermissionDenied(_("不能停用自己的账户。"))
+    authorise_account_action(
+        actor, AccountAction.ACTIVATE if active else AccountAction.DEACTIVATE, user
+    )
     user.active = active
     if not active:
         end_all_sessions(user)
@@ -304,8 +428,7 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
 
 def reset_password(actor: User, user: User) -> str:
     """Give ``user`` a new one-time password that must be changed at next login."""
-    if user.id == actor.id:
-        raise PermissionDenied(_("请通过“修改密码”修改自己的密码。"))
+    authorise_account_action(actor, AccountAction.RESET_PASSWORD, user)
     password = generate_one_time_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True
@@ -320,6 +443,7 @@ def reset_password(actor: User, user: User) -> str:
 
 def unlock_user(actor: User, user: User) -> None:
     """Lift a lockout before its 30 minutes are up."""
+    authorise_account_action(actor, AccountAction.UNLOCK, user)
     user.locked_until = None
     user.failed_logins = 0
     record("account_unlock", actor=actor, object_type="user", object_id=user.id)

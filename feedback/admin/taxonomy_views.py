@@ -9,11 +9,18 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedback.admin.blueprint import bp
-from feedback.admin.forms import ActionForm, PlanItemForm, TagForm, TagGroupForm
+from feedback.admin.forms import (
+    ActionForm,
+    PlanItemForm,
+    TagForm,
+    TagGroupForm,
+    TagGroupNameForm,
+)
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
 from feedback.forms import show_errors
 from feedback.models import PlanItem, Role, Tag, TagGroup
+from feedback.paging import MAX_ID, int_arg
 from feedback.security import acting_user, require_roles
 from feedback.taxonomy import services
 
@@ -23,7 +30,7 @@ TAG_EDITORS = (Role.ADMIN, Role.REVIEWER, Role.COMPILER)
 
 def _get_or_404(model: type[M], object_id: int) -> M:
     # Taxonomy rows belong to no organisation: everyone reads them, editors change them.
-    found = db.session.get(model, object_id)
+    found = db.session.get(model, object_id) if object_id <= MAX_ID else None
     if found is None:
         abort(404)
     return found
@@ -40,8 +47,14 @@ def plan() -> ResponseReturnValue:
 @require_roles(Role.ADMIN)
 def plan_item_new() -> ResponseReturnValue:
     """Add a plan item under a parent (or a chapter)."""
-    parent_arg = request.args.get("parent", "")
-    parent = _get_or_404(PlanItem, int(parent_arg)) if parent_arg.isdigit() else None
+    parent_id = int_arg("parent")
+    parent = _get_or_404(PlanItem, parent_id) if parent_id is not None else None
+    if parent is not None and parent.depth >= services.MAX_DEPTH:
+        flash(
+            _("规划条目最多分三级，%(code)s 已是最下一级，不能再添加下级。", code=parent.code),
+            "danger",
+        )
+        return redirect(url_for("admin.plan"))
     form = PlanItemForm()
     if request.method == "GET" and parent is not None:
         form.code.data = f"{parent.code}." if len(parent.code) > 1 else parent.code
@@ -185,3 +198,38 @@ def tag_set_active(tag_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("已更新标签“%(name)s”。", name=tag.name), "success")
     return redirect(url_for("admin.tags", _anchor=f"group-{tag.group_id}"))
+
+
+@bp.route("/tags/groups/<int:group_id>/edit", methods=["GET", "POST"])
+@require_roles(*TAG_EDITORS)
+def tag_group_edit(group_id: int) -> ResponseReturnValue:
+    """Rename a tag group."""
+    group = _get_or_404(TagGroup, group_id)
+    form = TagGroupNameForm(obj=group)
+    if form.validate_on_submit():
+        try:
+            services.rename_tag_group(acting_user(), group, form.name.data or "")
+        except ValidationFailed as failure:
+            show_errors(form, failure)
+        else:
+            db.session.commit()
+            flash(_("已保存。"), "success")
+            return redirect(url_for("admin.tags", _anchor=f"group-{group.id}"))
+    return render_template("admin/tag_group_form.html", form=form, group=group)
+
+
+@bp.route("/tags/groups/<int:group_id>/active", methods=["POST"])
+@require_roles(*TAG_EDITORS)
+def tag_group_set_active(group_id: int) -> ResponseReturnValue:
+    """Deactivate or reactivate a tag group (never deleted)."""
+    group = _get_or_404(TagGroup, group_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    services.set_tag_group_active(acting_user(), group, active)
+    db.session.commit()
+    if active:
+        flash(_("已启用分组“%(name)s”。", name=group.name), "success")
+    else:
+        flash(_("已停用分组“%(name)s”，其标签不再供选择。", name=group.name), "success")
+    return redirect(url_for("admin.tags", _anchor=f"group-{group.id}"))

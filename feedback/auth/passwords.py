@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import string
 
@@ -29,6 +30,28 @@ COMMON_PASSWORDS = frozenset(
         "5201314a", "huawei123", "changeme", "changeme1", "p@ssw0rd1", "admin@1234",
     }
 )  # fmt: skip
+# The word at the heart of a common password once decoration is removed ("P@ssw0rd123!" and
+# "Password2026" are both "password"): compared with the whole stem, so a long passphrase that
+# merely contains one of these words is not refused.
+COMMON_STEMS = frozenset(
+    {
+        "password", "passwd", "passw", "pass", "pwd", "qwerty", "qwertyuiop", "qwer", "qwe",
+        "asdf", "asdfgh", "asdfghjkl", "zxcv", "zxcvbn", "zxcvbnm", "qaz", "qazwsx", "qazwsxedc",
+        "qweasd", "qweasdzxc", "admin", "administrator", "adm", "root", "test", "tester",
+        "testing", "welcome", "letmein", "iloveyou", "iloveu", "woaini", "woaiwojia", "abc",
+        "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh", "aaa", "changeme", "huawei", "default",
+        "guest", "user", "login", "master", "secret", "superman", "dragon", "monkey", "football",
+        "sunshine", "princess", "shadow", "trustno", "whatever", "hello", "helloworld", "china",
+        "beijing", "shanghai", "system", "manager", "server", "oracle", "mysql", "cisco",
+        "nihao", "zhongguo", "wangluo", "anquan", "mima", "xiaoming", "a",
+    }
+)  # fmt: skip
+# How people disguise letters; undone before the stem is compared.
+_LEET_MAP = {"@": "a", "0": "o", "1": "i", "3": "e", "$": "s", "5": "s", "7": "t"}
+_LEET = str.maketrans(_LEET_MAP)
+_LEET_CHARACTERS = frozenset(_LEET_MAP)
+# A password needs more than this many different characters ("aaaa1111" and "abcabc…" fail).
+MIN_DISTINCT = 4
 CONTEXT_WORDS = ("admin", "feedback", "cpcif", "shihua", "huagong", "yuanqu", "anquan")
 
 
@@ -63,6 +86,66 @@ def _classes(password: str) -> int:
     return sum((lower, upper, digit, other))
 
 
+def _core(text: str) -> tuple[int, int]:
+    """Where ``text`` is left once leading and trailing digits and symbols are removed."""
+    start, end = 0, len(text)
+    while start < end and not text[start].isalpha():
+        start += 1
+    while end > start and not text[end - 1].isalpha():
+        end -= 1
+    return start, end
+
+
+def common_stem(password: str) -> bool:
+    """True if ``password`` is a common word dressed up with case, leetspeak, digits or symbols.
+
+    The decoration is stripped before leetspeak is undone ("P@ssw0rd123" → "p@ssw0rd" →
+    "password"; mapping first would turn the "1" and "3" into letters). A leet character at the
+    edge of the word belongs to it, though ("Welcom3!2026", "$ecret1"), so up to two of them on
+    either side are tried as part of the stem.
+    """
+    folded = password.casefold()
+    start, end = _core(folded)
+    for before in range(3):
+        for after in range(3):
+            first, last = start - before, end + after
+            if first < 0 or last > len(folded):
+                continue
+            if not set(folded[first:start] + folded[end:last]) <= _LEET_CHARACTERS:
+                continue
+            if folded[first:last].translate(_LEET) in COMMON_STEMS:
+                return True
+    return False
+
+
+def _step(a: str, b: str) -> int:
+    # Digits wrap round ("…7890123…"), as they do on the keyboard's number row.
+    if a == "9" and b == "0":
+        return 1
+    if a == "0" and b == "9":
+        return -1
+    return ord(b) - ord(a)
+
+
+def is_trivial_pattern(password: str) -> bool:
+    """True for too few distinct characters, one repeated or sequential run, or a repeated unit.
+
+    "1111111111111111", "abcdefghijklmnop", "1234567890123456" and "Ab1!Ab1!Ab1!Ab1!" are long
+    enough to pass the length rule but are among the first things an attacker tries.
+    """
+    folded = password.casefold()
+    if len(set(folded)) < MIN_DISTINCT:
+        return True
+    steps = {_step(a, b) for a, b in itertools.pairwise(folded)}
+    if len(steps) == 1 and steps <= {-1, 0, 1}:
+        return True
+    length = len(folded)
+    return any(
+        length % size == 0 and folded == folded[:size] * (length // size)
+        for size in range(1, min(4, length // 2) + 1)
+    )
+
+
 def password_problems(
     password: str, *, email: str = "", context: tuple[str, ...] = ()
 ) -> list[str]:
@@ -80,12 +163,16 @@ def password_problems(
                 n=PASSPHRASE_LENGTH,
             )
         )
+    if password and is_trivial_pattern(password):
+        problems.append(
+            _("密码不能由同一字符重复、连续字符（如 1234…、abcd…）或少数几个字符组成。")
+        )
     folded = password.casefold()
     local_part = email.split("@")[0].casefold()
     words = [w.casefold() for w in (*CONTEXT_WORDS, *context) if len(w) >= 4]
     if local_part and len(local_part) >= 4:
         words.append(local_part)
-    if folded in COMMON_PASSWORDS or folded == email.casefold():
+    if folded in COMMON_PASSWORDS or common_stem(password) or folded == email.casefold():
         problems.append(_("该密码过于常见，请换一个不易猜到的密码。"))
     elif any(word in folded for word in words):
         problems.append(_("密码不能包含账号名、单位名称或系统名称等容易猜到的词。"))
@@ -98,5 +185,6 @@ def generate_one_time_password() -> str:
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(14))
         candidate += secrets.choice("!@#%^*-_=+") + secrets.choice(string.digits)
-        if _classes(candidate) == 4:
+        weak = is_trivial_pattern(candidate) or common_stem(candidate)
+        if _classes(candidate) == 4 and not weak:
             return candidate

@@ -13,14 +13,14 @@ from feedback.audit.services import record
 from feedback.auth import services
 from feedback.auth.forms import ChangePasswordForm, LoginForm
 from feedback.extensions import db, limiter
-from feedback.security import acting_user
+from feedback.security import acting_user, clear_session_keeping_language, is_safe_local_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: "//evil.example" and "https://…" would be open redirects.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Only same-site paths: "//evil.example", "/\t/evil.example" and "https://…" are open redirects.
+    if target and is_safe_local_path(target):
         return target
     return url_for("main.index")
 
@@ -45,8 +45,9 @@ def login() -> ResponseReturnValue:
             db.session.commit()  # keep the failure count and the audit row
             form.password.errors = [failure.message]
             return render_template("auth/login.html", form=form), 200
-        # A new session at login: nothing planted before it survives (session fixation).
-        session.clear()
+        # A new session at login: nothing planted before it survives (session fixation); only
+        # the interface language chosen on the login page carries over.
+        clear_session_keeping_language()
         login_user(user)
         session.permanent = True
         session["login_at"] = session["last_seen"] = time.time()
@@ -66,7 +67,7 @@ def logout() -> ResponseReturnValue:
     record("logout", actor=user)
     db.session.commit()
     logout_user()
-    session.clear()
+    clear_session_keeping_language()
     flash(_("您已安全退出。"), "success")
     response = redirect(url_for("auth.login"))
     response.headers["Clear-Site-Data"] = '"cache", "storage"'

@@ -29,6 +29,7 @@ __all__ = [
     "is_valid_uscc",
     "make_uscc",
     "normalise_uscc",
+    "only_check_character_fails",
     "uscc_error",
 ]
 
@@ -109,10 +110,28 @@ def uscc_error(code: str) -> str | None:
     if not code[2:8].isdecimal():
         # All characters are in ALPHABET here, so isdecimal() means ASCII 0–9.
         return "统一社会信用代码第3至8位是登记管理机关的行政区划码，应为6位数字，请核对。"
-    expected = check_character(code[:-1])
-    if code[-1] != expected:
-        return f"校验位不正确：按国家标准计算，最后一位应为“{expected}”，请核对是否有输入错误。"
+    if code[-1] != check_character(code[:-1]):
+        # The expected character is deliberately not shown: a typo anywhere in the code makes the
+        # check fail, and "correcting" the last character would only hide it.
+        return (
+            "校验位不正确：按国家标准 GB 32100 校验，这个代码有输入错误。"
+            "请逐位核对营业执照或登记证书上的代码。"
+        )
     return None
+
+
+def only_check_character_fails(code: str) -> bool:
+    """Return whether the normalised ``code`` is well formed and fails only the check rule.
+
+    Well formed means 18 characters from :data:`ALPHABET` with digits in positions 3–8.  Only
+    such a code may be accepted by an administrator's override (a few early codes do not pass
+    the check); anything else is certainly mistyped.
+    """
+    if len(code) != USCC_LENGTH or any(char not in _VALUES for char in code):
+        return False
+    if not code[2:8].isdecimal():
+        return False
+    return check_character(code[:-1]) != code[-1]
 
 
 def is_valid_uscc(code: str) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from feedback.extensions import db
-from feedback.models import Organisation, PlanItem, Tag, User
+from feedback.models import Organisation, PlanItem, Status, Submission, Tag, User
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,16 @@ class DashboardSummary:
     plan_items: int
     tags: int
     own_members: int
+
+
+def own_submission_counts(organisation_id: int) -> dict[Status, int]:
+    """How many of the organisation's submissions are in each status (one query)."""
+    rows = db.session.execute(
+        select(Submission.status, func.count())
+        .where(Submission.organisation_id == organisation_id)
+        .group_by(Submission.status)
+    ).all()
+    return {status: count for status, count in rows}
 
 
 def dashboard(user: User) -> DashboardSummary:

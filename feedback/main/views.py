@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
 
 from feedback.access import get_scoped_or_404
+from feedback.admin.forms import ActionForm
+from feedback.campaigns.services import open_for_organisation
 from feedback.extensions import db
 from feedback.main import services
-from feedback.models import Organisation, User
-from feedback.security import acting_user
+from feedback.models import ORG_ROLES, Notification, Organisation, User
+from feedback.notifications.services import inbox, mark_read
+from feedback.security import acting_user, is_safe_local_path
 
 bp = Blueprint("main", __name__)
 
@@ -19,7 +33,14 @@ bp = Blueprint("main", __name__)
 def index() -> ResponseReturnValue:
     """The dashboard: what the logged-in user can do, by role."""
     user = acting_user()
-    return render_template("main/index.html", user=user, summary=services.dashboard(user))
+    campaigns = []
+    own = {}
+    if user.has_role(*ORG_ROLES):
+        campaigns = open_for_organisation(user.organisation_id, date.today())
+        own = services.own_submission_counts(user.organisation_id)
+    return render_template(
+        "main/index.html", user=user, summary=services.dashboard(user), campaigns=campaigns, own=own
+    )
 
 
 @bp.route("/organisations/<int:org_id>")
@@ -32,13 +53,40 @@ def organisation(org_id: int) -> ResponseReturnValue:
     return render_template("main/organisation.html", org=org, members=members)
 
 
+@bp.route("/notifications", methods=["GET", "POST"])
+def notifications() -> ResponseReturnValue:
+    """The user's inbox; opening it (or a POST) marks notifications read."""
+    user = acting_user()
+    if request.method == "POST":
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        mark_read(user.id)
+        db.session.commit()
+        return redirect(url_for("main.notifications"))
+    items = inbox(user.id)
+    return render_template("main/notifications.html", items=items, action_form=ActionForm())
+
+
+@bp.route("/notifications/<int:notification_id>")
+def open_notification(notification_id: int) -> ResponseReturnValue:
+    """Mark one notification read and follow its link (only the owner's notifications)."""
+    user = acting_user()
+    item = db.session.get(Notification, notification_id)
+    if item is None or item.user_id != user.id:
+        abort(404)
+    mark_read(user.id, notification_id)
+    db.session.commit()
+    target = item.link or url_for("main.notifications")
+    return redirect(target if is_safe_local_path(target) else "/")
+
+
 @bp.route("/language", methods=["POST"])
 def set_language() -> ResponseReturnValue:
     """Switch between Chinese and English (kept in the session)."""
     lang = request.form.get("lang", "zh_CN")
     session["lang"] = lang if lang in ("zh_CN", "en") else "zh_CN"
     target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
+    if not is_safe_local_path(target):
         target = url_for("main.index")
     return redirect(target)
 

@@ -2,26 +2,54 @@
 
 from feedback.models.audit import AuditRecord
 from feedback.models.base import Base, utcnow
+from feedback.models.campaign import Campaign, campaign_target
+from feedback.models.notification import ImportBatch, Notification
 from feedback.models.organisation import Organisation, OrgKind, ParkGrade, ParkLevel
 from feedback.models.plan import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup
+from feedback.models.submission import (
+    EDITABLE,
+    RECEIVED,
+    Attachment,
+    Event,
+    ReferenceCounter,
+    Revision,
+    Status,
+    Submission,
+    submission_plan_item,
+    submission_tag,
+)
 from feedback.models.user import ADMIN_ROLES, ORG_ROLES, STAFF_ROLES, Role, User, UserRole
 
 __all__ = [
     "ADMIN_ROLES",
     "CURRENT_PLAN_VERSION",
+    "EDITABLE",
     "ORG_ROLES",
+    "RECEIVED",
     "STAFF_ROLES",
+    "Attachment",
     "AuditRecord",
     "Base",
+    "Campaign",
+    "Event",
+    "ImportBatch",
+    "Notification",
     "OrgKind",
     "Organisation",
     "ParkGrade",
     "ParkLevel",
     "PlanItem",
+    "ReferenceCounter",
+    "Revision",
     "Role",
+    "Status",
+    "Submission",
     "Tag",
     "TagGroup",
     "User",
     "UserRole",
+    "campaign_target",
+    "submission_plan_item",
+    "submission_tag",
     "utcnow",
 ]

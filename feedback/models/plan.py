@@ -58,6 +58,7 @@ class TagGroup(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     tags: Mapped[list[Tag]] = relationship(
         back_populates="group", order_by="(Tag.sort_order, Tag.id)"

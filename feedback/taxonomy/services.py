@@ -13,6 +13,8 @@ from feedback.extensions import db
 from feedback.models import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup, User
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(\.[A-Z0-9]+)*$")
+# Depth of a sub-item (see PlanItem.depth): nothing is added below it.
+MAX_DEPTH = 2
 
 
 def plan_tree(version: str = CURRENT_PLAN_VERSION, *, active_only: bool = False) -> list[PlanItem]:
@@ -53,12 +55,29 @@ def create_plan_item(
     description: str | None = None,
     sort_order: int | None = None,
 ) -> PlanItem:
-    """Add an item under ``parent`` (or a new chapter) to the parent's plan version."""
+    """Add an item under ``parent`` (or a new chapter) to the parent's plan version.
+
+    The tree has three levels (chapter → system/project/sector → sub-item) and a child's code
+    extends its parent's (S → S7, S3 → S3.1, G → G.T4), so the code alone shows where it sits.
+    """
     code = code.strip().upper()
     version = parent.plan_version if parent else CURRENT_PLAN_VERSION
+    if parent is not None and parent.depth >= MAX_DEPTH:
+        raise ValidationFailed.on(
+            "", _("规划条目最多分三级，%(code)s 已是最下一级，不能再添加下级。", code=parent.code)
+        )
     if not CODE_PATTERN.match(code) or len(code) > 20:
         raise ValidationFailed.on(
             "code", _("编号只能由大写字母、数字和“.”组成，并以字母开头，如 S3.2。")
+        )
+    if parent is not None and not (code.startswith(parent.code) and len(code) > len(parent.code)):
+        raise ValidationFailed.on(
+            "code",
+            _(
+                "下级条目的编号须以上级编号 %(parent)s 开头并更长，如 %(example)s。",
+                parent=parent.code,
+                example=f"{parent.code}.1" if len(parent.code) > 1 else f"{parent.code}7",
+            ),
         )
     taken = select(PlanItem.id).where(PlanItem.plan_version == version, PlanItem.code == code)
     if db.session.scalar(taken) is not None:
@@ -95,23 +114,45 @@ def update_plan_item(
     db.session.flush()
 
 
+def descendants(item: PlanItem) -> list[PlanItem]:
+    """Every item below ``item`` (children, their children, …), parents before children."""
+    found: list[PlanItem] = []
+    frontier = [item.id]
+    while frontier:
+        children = db.session.scalars(
+            select(PlanItem).where(PlanItem.parent_id.in_(frontier)).order_by(PlanItem.code)
+        ).all()
+        found.extend(children)
+        frontier = [child.id for child in children]
+    return found
+
+
 def set_plan_item_active(actor: User, item: PlanItem, active: bool) -> None:
-    """Deactivate (no longer offered for new submissions; old links stay) or reactivate."""
+    """Deactivate (no longer offered for new submissions; old links stay) or reactivate.
+
+    Deactivating takes the items below along: a sub-item of a withdrawn chapter must not stay
+    on offer. Reactivating restores only ``item``; its sub-items are re-enabled one by one.
+    """
     if active and item.parent is not None and not item.parent.active:
         raise ValidationFailed.on("", _("请先启用上级条目 %(code)s。", code=item.parent.code))
     item.active = active
+    also = [] if active else [child for child in descendants(item) if child.active]
+    for child in also:
+        child.active = False
     record(
         "plan_item_activate" if active else "plan_item_deactivate",
         actor=actor,
         object_type="plan_item",
         object_id=item.id,
+        descendants=[child.code for child in also],
     )
     db.session.flush()
 
 
 def tag_groups() -> list[TagGroup]:
-    """Every tag group with its tags (active and inactive), in display order."""
-    return list(db.session.scalars(select(TagGroup).order_by(TagGroup.sort_order, TagGroup.id)))
+    """Every tag group with its tags (active and inactive); inactive groups come last."""
+    query = select(TagGroup).order_by(TagGroup.active.desc(), TagGroup.sort_order, TagGroup.id)
+    return list(db.session.scalars(query))
 
 
 def _tag_name_taken(group: TagGroup, name: str, exclude: Tag | None = None) -> bool:
@@ -122,7 +163,9 @@ def _tag_name_taken(group: TagGroup, name: str, exclude: Tag | None = None) -> b
 
 
 def create_tag(actor: User, group: TagGroup, name: str) -> Tag:
-    """Add a tag to ``group``."""
+    """Add a tag to ``group`` (an active one)."""
+    if not group.active:
+        raise ValidationFailed.on("name", _("分组“%(name)s”已停用，请先启用。", name=group.name))
     name = _clean_name(name)
     if _tag_name_taken(group, name):
         raise ValidationFailed.on("name", _("“%(name)s”已在该分组中。", name=name))
@@ -170,3 +213,37 @@ def create_tag_group(actor: User, code: str, name: str) -> TagGroup:
     db.session.flush()
     record("tag_group_create", actor=actor, object_type="tag_group", object_id=group.id)
     return group
+
+
+def rename_tag_group(actor: User, group: TagGroup, name: str) -> None:
+    """Rename a tag group; its code (what imports and reports use) stays."""
+    name = _clean_name(name)
+    if len(name) > 100:
+        raise ValidationFailed.on("name", _("名称不能超过 100 个字符。"))
+    old = group.name
+    group.name = name
+    record(
+        "tag_group_rename",
+        actor=actor,
+        object_type="tag_group",
+        object_id=group.id,
+        old=old,
+        new=name,
+    )
+    db.session.flush()
+
+
+def set_tag_group_active(actor: User, group: TagGroup, active: bool) -> None:
+    """Deactivate (its tags are no longer offered; existing links stay) or reactivate a group.
+
+    Groups are never deleted, and the tags keep their own active flag, so reactivating a group
+    brings back exactly the tags that were in use before.
+    """
+    group.active = active
+    record(
+        "tag_group_activate" if active else "tag_group_deactivate",
+        actor=actor,
+        object_type="tag_group",
+        object_id=group.id,
+    )
+    db.session.flush()

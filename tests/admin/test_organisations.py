@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -52,7 +53,9 @@ def test_invalid_credit_code_is_rejected_with_chinese_message_and_input_kept(
     response = post_form(client, "/admin/organisations/new", _form(uscc=BAD_CHECK))
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "校验位不正确" in body and "“L”" in body
+    assert "校验位不正确" in body and "请逐位核对" in body
+    assert "“L”" not in body  # the expected character is not given away
+    assert "确认代码无误" in body  # only the check character fails: the override is offered
     assert 'value="苏州工业园区化工区"' in body  # what the admin typed is kept
     assert db.session.scalar(select(Organisation.id).where(Organisation.uscc == BAD_CHECK)) is None
 
@@ -77,6 +80,18 @@ def test_override_cannot_rescue_a_code_of_the_wrong_length(client: FlaskClient) 
         client, "/admin/organisations/new", _form(uscc="9111000060003734", uscc_override="y")
     )
     assert response.status_code == 200 and "18" in response.get_data(as_text=True)
+
+
+def test_override_cannot_rescue_a_malformed_code(client: FlaskClient) -> None:
+    _admin_client(client)
+    for bad in ("OOOOOOOOOOOOOOOOOO", "91A10000600037341L", "9111000060003734-L"):
+        response = post_form(client, "/admin/organisations/new", _form(uscc=bad, uscc_override="y"))
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200, bad
+        assert "如确认该代码为早期颁发" not in body  # no override offered for a typo
+    assert (
+        db.session.scalar(select(Organisation.id).where(Organisation.kind == OrgKind.PARK)) is None
+    )
 
 
 def test_full_width_code_is_normalised(client: FlaskClient) -> None:
@@ -128,6 +143,21 @@ def test_list_searches_and_filters(client: FlaskClient) -> None:
     assert "宁波石化" in page and "南京江北" not in page
     page = client.get("/admin/organisations?province=320000&kind=park").get_data(as_text=True)
     assert "南京江北" in page and "宁波石化" not in page
+
+
+def test_list_shows_the_grade_label(client: FlaskClient) -> None:
+    _admin_client(client)
+    make_org(name="宁波石化经济技术开发区", region_code="330200", park_grade=ParkGrade.C)
+    page = client.get("/admin/organisations").get_data(as_text=True)
+    assert "C类（一般安全风险）" in page
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "0", "-1", "abc", "1e9", "٣"])
+def test_list_with_an_odd_page_number_does_not_fail(client: FlaskClient, page: str) -> None:
+    _admin_client(client)
+    make_org()
+    response = client.get(f"/admin/organisations?status=all&page={page}")
+    assert response.status_code == 200
 
 
 def test_non_admins_cannot_manage_organisations(client: FlaskClient) -> None:

@@ -12,16 +12,41 @@ from feedback.auth import passwords
 @pytest.mark.parametrize(
     ("password", "ok"),
     [
-        ("Abcdef1!", True),
-        ("abcdefg1!", True),  # lower, digit, symbol
+        ("Kfzw7#qm", True),
+        ("mzkrtpq1!", True),  # lower, digit, symbol
         ("abcdefgh", False),  # one class
-        ("abcdefg1", False),  # two classes
+        ("mzkrtpq1", False),  # two classes
         ("Ab1!", False),  # too short
         ("correct horse battery staple", True),  # long passphrase
         ("安全生产责任体系2026年度报送", True),  # Chinese passphrase (16)
+        ("我们园区的双重预防机制今年全面上线了", True),  # Chinese passphrase
+        ("Lianhehui-2026!", True),
         ("Password1", False),  # common
         ("P@ssw0rd", False),  # common
         ("Admin-2026!", False),  # context word
+        # Long but trivial: repeated, sequential or too few distinct characters.
+        ("1111111111111111", False),
+        ("aaaaaaaaaaaaaaaa", False),
+        ("abcdefghijklmnop", False),
+        ("ponmlkjihgfedcba", False),
+        ("1234567890123456", False),
+        ("9876543210987654", False),
+        ("ababababababababab", False),
+        ("Aa1!Aa1!Aa1!Aa1!", False),  # a repeated unit
+        ("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz1", False),  # ≤ 3 distinct characters
+        # A common word dressed up with case, leetspeak, digits and symbols.
+        ("P@ssw0rd123", False),
+        ("Password1234!", False),
+        ("!Passw0rd2026", False),
+        ("Qwertyuiop!23", False),
+        ("Zxcvbn#2026", False),
+        ("Welcom3!2026", False),
+        ("Iloveyou520!", False),
+        ("W0aini1314!", False),
+        ("Huawei@12345", False),
+        ("Abcdef1!", False),
+        ("Changeme#1", False),
+        ("R00t!2026x", True),  # the stem is "rootx", not a common word
     ],
 )
 def test_policy(app: Flask, password: str, ok: bool) -> None:
@@ -51,3 +76,14 @@ def test_production_hash_is_argon2id_above_owasp_minimum(app: Flask) -> None:
 def test_generated_passwords_meet_the_policy(app: Flask) -> None:
     for _ in range(50):
         assert passwords.password_problems(passwords.generate_one_time_password()) == []
+
+
+def test_stem_list_is_broad() -> None:
+    assert len(passwords.COMMON_STEMS) >= 40
+    for stem in ("password", "qwerty", "asdfgh", "zxcvbn", "administrator", "letmein", "woaini"):
+        assert stem in passwords.COMMON_STEMS
+
+
+def test_trivial_passwords_are_explained(app: Flask) -> None:
+    problems = passwords.password_problems("1234567890123456")
+    assert any("连续字符" in problem for problem in problems)

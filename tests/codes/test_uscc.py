@@ -13,6 +13,7 @@ from feedback.codes.uscc import (
     is_valid_uscc,
     make_uscc,
     normalise_uscc,
+    only_check_character_fails,
     uscc_error,
 )
 
@@ -79,12 +80,37 @@ def test_one_character_change_is_rejected(code: str) -> None:
         ),
         (
             "91110000600037341M",
-            "校验位不正确：按国家标准计算，最后一位应为“L”，请核对是否有输入错误。",
+            "校验位不正确：按国家标准 GB 32100 校验，这个代码有输入错误。"
+            "请逐位核对营业执照或登记证书上的代码。",
         ),
     ],
 )
 def test_each_error_cause_has_its_message(code: str, expected: str) -> None:
     assert uscc_error(code) == expected
+
+
+def test_check_character_message_does_not_reveal_the_expected_character() -> None:
+    # Naming the "right" last character invites fixing a typo elsewhere by changing it.
+    for code in ("91110000600037341M", "91110000600037342L", "91110001600037341L"):
+        message = uscc_error(code)
+        assert message is not None and message.startswith("校验位不正确")
+        assert check_character(code[:17]) not in message.replace("GB 32100", "")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("91110000600037341M", True),  # only the check character fails
+        (VALID, False),  # nothing fails
+        ("OOOOOOOOOOOOOOOOOO", False),  # letters outside the alphabet
+        ("9111000060003734OL", False),
+        ("91A10000600037341L", False),  # region part not digits
+        ("9111000060003734", False),  # too short
+        ("91110000600037341LL", False),  # too long
+    ],
+)
+def test_only_check_character_fails(code: str, expected: bool) -> None:
+    assert only_check_character_fails(code) is expected
 
 
 @pytest.mark.parametrize(

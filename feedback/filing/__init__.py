@@ -1,0 +1,1 @@
+"""Filing field reports: submissions, attachments, drafts, approval, campaigns, imports."""

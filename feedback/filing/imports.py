@@ -1,0 +1,237 @@
+"""Bulk filing from the Excel template: download, upload, preview, confirm (all or nothing)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import BinaryIO, cast
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from feedback.admin.forms import ActionForm
+from feedback.exceptions import DomainError, ValidationFailed
+from feedback.extensions import db
+from feedback.filing import services, spreadsheet, uploads, workflow
+from feedback.filing.kinds import KINDS, Kind
+from feedback.models import ORG_ROLES, ImportBatch, Submission, Tag, User
+from feedback.security import acting_user, require_roles
+from feedback.taxonomy.services import plan_tree
+
+bp = Blueprint("imports", __name__, url_prefix="/submissions/import")
+
+
+def _upload_dir() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
+def _vocabulary() -> tuple[dict[str, int], dict[str, int]]:
+    plan = {item.code: item.id for item in plan_tree(active_only=True)}
+    tags = {
+        name: tag_id
+        for tag_id, name in db.session.execute(select(Tag.id, Tag.name).where(Tag.active)).all()
+    }
+    return plan, tags
+
+
+def _parse(batch: ImportBatch) -> spreadsheet.ImportResult:
+    plan, tags = _vocabulary()
+    path = uploads.stored_path(_upload_dir(), batch.stored_name)
+    return spreadsheet.parse_import(
+        path,
+        batch.original_name,
+        kind=Kind(batch.kind),
+        known_plan_codes=set(plan),
+        known_tags=set(tags),
+        max_bytes=int(current_app.config["IMPORT_MAX_BYTES"]),
+    )
+
+
+@bp.route("/")
+@require_roles(*ORG_ROLES)
+def start() -> ResponseReturnValue:
+    """Download a template, upload a filled one."""
+    return render_template(
+        "filing/import_start.html",
+        action_form=ActionForm(),
+        chosen_kind=request.args.get("kind", ""),
+    )
+
+
+@bp.route("/template/<any(experience, problem, suggestion):kind>.xlsx")
+@require_roles(*ORG_ROLES)
+def template(kind: str) -> ResponseReturnValue:
+    """The empty template for one kind, with drop-downs of the current vocabulary."""
+    items = [(item.code, item.name) for item in plan_tree(active_only=True)]
+    tags = [
+        name for name in db.session.scalars(select(Tag.name).where(Tag.active).order_by(Tag.id))
+    ]
+    data = spreadsheet.build_template(Kind(kind), plan_items=items, tags=tags)
+    name = f"{KINDS[Kind(kind)].label}导入模板.xlsx"
+    response = Response(data, mimetype=uploads.ALLOWED_TYPES["xlsx"])
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=template-{kind}.xlsx; filename*=UTF-8''{quote(name)}"
+    )
+    return response
+
+
+@bp.route("/", methods=["POST"])
+@require_roles(*ORG_ROLES)
+def upload() -> ResponseReturnValue:
+    """Check every row of the uploaded file and show what would be imported."""
+    user = acting_user()
+    kind = request.form.get("kind", "")
+    storage = request.files.get("file")
+    if not ActionForm().validate_on_submit() or kind not in set(Kind):
+        abort(400)
+    if storage is None or not storage.filename:
+        flash(_("请选择要导入的 Excel 文件。"), "danger")
+        return redirect(url_for("imports.start"))
+    try:
+        checked = uploads.receive_upload(
+            cast(BinaryIO, storage.stream),
+            storage.filename,
+            temp_dir=_upload_dir() / ".tmp",
+            max_bytes=int(current_app.config["IMPORT_MAX_BYTES"]),
+        )
+    except uploads.UploadRejected as rejected:
+        flash(rejected.message, "danger")
+        return redirect(url_for("imports.start"))
+    if checked.extension != "xlsx":
+        uploads.discard(checked)
+        flash(_("请上传从本系统下载的 .xlsx 模板。"), "danger")
+        return redirect(url_for("imports.start"))
+    stored = uploads.store(checked, _upload_dir())
+    batch = ImportBatch(
+        token=secrets.token_hex(16),
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        kind=kind,
+        original_name=checked.original_name,
+        stored_name=stored,
+    )
+    db.session.add(batch)
+    services.commit_with_files(_upload_dir(), [stored])
+    return redirect(url_for("imports.preview", token=batch.token), 303)
+
+
+def _own_batch(token: str, user: User) -> ImportBatch:
+    batch = db.session.scalars(select(ImportBatch).where(ImportBatch.token == token)).one_or_none()
+    if batch is None or batch.user_id != user.id:
+        abort(404)
+    return batch
+
+
+@bp.route("/<token>")
+@require_roles(*ORG_ROLES)
+def preview(token: str) -> ResponseReturnValue:
+    """Each row's problems in Chinese, and the rows that are fine."""
+    batch = _own_batch(token, acting_user())
+    if batch.status == "imported":
+        return render_template(
+            "filing/import_done.html", batch=batch, summary=json.loads(batch.result_summary or "{}")
+        )
+    result = _parse(batch)
+    return render_template(
+        "filing/import_preview.html",
+        batch=batch,
+        result=result,
+        kind_spec=KINDS[Kind(batch.kind)],
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/<token>/confirm", methods=["POST"])
+@require_roles(*ORG_ROLES)
+def confirm(token: str) -> ResponseReturnValue:
+    """Create every row as a draft (or submit them) in one transaction: all or nothing."""
+    user = acting_user()
+    batch = _own_batch(token, user)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if batch.status == "imported":
+        return redirect(url_for("imports.preview", token=token), 303)
+    result = _parse(batch)
+    if not result.is_clean or not result.rows:
+        flash(_("文件中仍有问题，未导入任何材料。请修改后重新上传。"), "danger")
+        return redirect(url_for("imports.preview", token=token), 303)
+    submit = request.form.get("then") == "submit"
+    plan, tags = _vocabulary()
+    try:
+        created = [_create_row(user, batch, row, plan, tags, submit) for row in result.rows]
+    except DomainError as error:
+        db.session.rollback()
+        detail = (
+            "；".join(m for ms in error.errors.values() for m in ms)
+            if isinstance(error, ValidationFailed)
+            else str(error)
+        )
+        flash(_("导入未完成，未保存任何材料：%(d)s", d=detail), "danger")
+        return redirect(url_for("imports.preview", token=token), 303)
+    batch.status = "imported"
+    batch.result_summary = json.dumps(
+        {
+            "count": len(created),
+            "submitted": submit,
+            "ids": [s.id for s in created],
+            "references": [s.reference for s in created],
+        },
+        ensure_ascii=False,
+    )
+    db.session.commit()
+    uploads.remove_stored(_upload_dir(), batch.stored_name)
+    flash(_("已导入 %(n)d 份材料。", n=len(created)), "success")
+    return redirect(url_for("imports.preview", token=token), 303)
+
+
+def _create_row(
+    user: User,
+    batch: ImportBatch,
+    row: spreadsheet.ImportRow,
+    plan: dict[str, int],
+    tags: dict[str, int],
+    submit: bool,
+) -> Submission:
+    values = row.values
+    data = services.SubmissionInput(
+        kind=Kind(batch.kind),
+        title=values["title"],
+        summary=values["summary"],
+        sections=values["sections"],
+        plan_item_ids=[plan[c] for c in values["plan_codes"]],
+        tag_ids=[tags[t] for t in values["tag_names"]],
+        region_code=values["region_code"],
+        sector=values.get("sector"),
+        contact_name=values["contact_name"],
+        contact_phone=values["contact_phone"],
+        sensitivity=values["sensitivity"],
+    )
+    submission = services.create_draft(user, data, f"import-{batch.token[:20]}-{row.number}")
+    workflow.record_event(
+        submission,
+        user,
+        "imported",
+        note=_("从“%(name)s”第%(row)d行导入", name=batch.original_name, row=row.number),
+    )
+    if submit:
+        try:
+            services.submit(user, submission)
+        except ValidationFailed as failure:
+            raise ValidationFailed(
+                {"": [_("第%(row)d行：", row=row.number) + str(failure)]}
+            ) from None
+    return submission

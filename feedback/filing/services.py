@@ -1,0 +1,484 @@
+"""Use cases of filing: drafts, submission, approval, withdrawal, attachments.
+
+Services take plain arguments and the acting user, raise domain errors and flush; the caller
+(view, API handler or CLI) commits once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from feedback.access import scoped
+from feedback.codes.phone import normalise_phone, phone_error
+from feedback.codes.regions import is_valid_region
+from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
+from feedback.extensions import db
+from feedback.filing import uploads, workflow
+from feedback.filing.kinds import (
+    CONTACT_NAME_MAX,
+    KINDS,
+    SECTORS,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    TITLE_MIN,
+    Kind,
+    Sensitivity,
+)
+from feedback.filing.text import clean_text
+from feedback.models import (
+    ORG_ROLES,
+    RECEIVED,
+    STAFF_ROLES,
+    Attachment,
+    Campaign,
+    PlanItem,
+    ReferenceCounter,
+    Revision,
+    Role,
+    Status,
+    Submission,
+    Tag,
+    User,
+    utcnow,
+)
+from feedback.notifications.services import notify, organisation_members
+
+MAX_ATTACHMENTS = 10
+
+
+@dataclass
+class SubmissionInput:
+    """What a person (or an import row, or an API client) typed into a submission."""
+
+    kind: Kind
+    title: str = ""
+    summary: str = ""
+    sections: dict[str, str] = field(default_factory=dict)
+    plan_item_ids: list[int] = field(default_factory=list)
+    tag_ids: list[int] = field(default_factory=list)
+    region_code: str | None = None
+    sector: str | None = None
+    contact_name: str = ""
+    contact_phone: str = ""
+    sensitivity: Sensitivity = Sensitivity.MINISTRY
+    anonymous: bool = False
+    campaign_id: int | None = None
+
+
+# -- visibility --------------------------------------------------------------------------------
+
+
+def visible_submissions(user: User) -> Select[Any]:
+    """Submissions ``user`` may see: own organisation's, or (staff) what reached the federation.
+
+    Administrators (三员) see no submission content at all.
+    """
+    statement = select(Submission)
+    if user.has_role(*STAFF_ROLES):
+        return statement.where(Submission.status.in_(RECEIVED))
+    if not user.has_role(*ORG_ROLES):
+        return statement.where(Submission.id.is_(None))
+    return scoped(statement, Submission, user, all_roles=())
+
+
+def get_visible(user: User, submission_id: int) -> Submission | None:
+    """The submission if ``user`` may see it (None otherwise: answer 404)."""
+    statement = visible_submissions(user).where(Submission.id == submission_id)
+    return db.session.scalars(statement).one_or_none()
+
+
+# -- reference numbers -------------------------------------------------------------------------
+
+
+def next_reference(year: int) -> str:
+    """The next reference of ``year``, e.g. FK-2026-000123 (atomic; never reused)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(ReferenceCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": ReferenceCounter.last + 1})
+        .returning(ReferenceCounter.last)
+    )
+    number = db.session.execute(statement).scalar_one()
+    return f"FK-{year}-{number:06d}"
+
+
+# -- drafts ------------------------------------------------------------------------------------
+
+
+def _require_org_member(actor: User, organisation_id: int) -> None:
+    if actor.organisation_id != organisation_id or not actor.has_role(*ORG_ROLES):
+        raise PermissionDenied(_("只有本单位的填报人可以修改这份材料。"))
+
+
+def _load_choices(data: SubmissionInput) -> tuple[list[PlanItem], list[Tag]]:
+    items = list(db.session.scalars(select(PlanItem).where(PlanItem.id.in_(data.plan_item_ids))))
+    tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids))))
+    if len(items) != len(set(data.plan_item_ids)) or len(tags) != len(set(data.tag_ids)):
+        raise ValidationFailed.on("", _("所选规划条目或标签不存在，请刷新页面后重新选择。"))
+    return items, tags
+
+
+def _apply_input(submission: Submission, data: SubmissionInput) -> None:
+    """Copy the input onto the submission, bounded in length but otherwise as typed."""
+    spec = KINDS[submission.kind]
+    errors: dict[str, list[str]] = {}
+    title = clean_text(data.title, multiline=False)
+    if len(title) > TITLE_MAX:
+        errors["title"] = [_("标题不能超过 %(n)d 个字。", n=TITLE_MAX)]
+    summary = clean_text(data.summary)
+    if len(summary) > SUMMARY_MAX:
+        errors["summary"] = [_("摘要不能超过 %(n)d 个字。", n=SUMMARY_MAX)]
+    sections = {}
+    for section in spec.sections:
+        text = clean_text(data.sections.get(section.key, ""))
+        if len(text) > section.max_length:
+            errors[section.key] = [_("不能超过 %(n)d 个字。", n=section.max_length)]
+        if text:
+            sections[section.key] = text
+    contact_name = clean_text(data.contact_name, multiline=False)
+    if len(contact_name) > CONTACT_NAME_MAX:
+        errors["contact_name"] = [_("联系人不能超过 %(n)d 个字。", n=CONTACT_NAME_MAX)]
+    phone = clean_text(data.contact_phone, multiline=False)[:30]
+    if data.region_code and not is_valid_region(data.region_code):
+        errors["region_code"] = [_("所在地区不存在，请从列表中选择。")]
+    if data.sector and data.sector not in SECTORS:
+        errors["sector"] = [_("请从列表中选择行业领域。")]
+    if errors:
+        raise ValidationFailed(errors)
+    items, tags = _load_choices(data)
+    if data.campaign_id is not None and db.session.get(Campaign, data.campaign_id) is None:
+        raise ValidationFailed.on("campaign_id", _("所选填报任务不存在。"))
+    submission.title = title
+    submission.summary = summary
+    submission.sections = sections
+    submission.contact_name = contact_name
+    submission.contact_phone = normalise_phone(phone) or phone
+    submission.region_code = data.region_code or None
+    submission.sector = data.sector or None
+    submission.sensitivity = data.sensitivity
+    submission.anonymous = data.anonymous
+    submission.campaign_id = data.campaign_id
+    submission.plan_items = items
+    submission.tags = tags
+    submission.updated_at = utcnow()
+
+
+def find_by_key(actor: User, idempotency_key: str) -> Submission | None:
+    """The submission the actor's organisation created with this form key, if any."""
+    return db.session.scalars(
+        select(Submission).where(
+            Submission.organisation_id == actor.organisation_id,
+            Submission.idempotency_key == idempotency_key,
+        )
+    ).one_or_none()
+
+
+def create_draft(actor: User, data: SubmissionInput, idempotency_key: str) -> Submission:
+    """Create a draft for the actor's organisation; a repeated key returns the first draft."""
+    if not actor.has_role(*ORG_ROLES):
+        raise PermissionDenied(_("只有填报单位的用户可以填报材料。"))
+    existing = find_by_key(actor, idempotency_key)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    submission = Submission(
+        reference=next_reference(now.year),
+        organisation_id=actor.organisation_id,
+        author_id=actor.id,
+        kind=data.kind,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    submission.organisation = actor.organisation
+    _apply_input(submission, data)
+    db.session.add(submission)
+    db.session.flush()
+    workflow.record_event(submission, actor, "created", to_status=Status.DRAFT)
+    return submission
+
+
+def update_draft(
+    actor: User, submission: Submission, data: SubmissionInput, expected_version: int
+) -> None:
+    """Save the text of a draft (or a returned submission) if nobody saved since it was loaded."""
+    _require_org_member(actor, submission.organisation_id)
+    if expected_version != submission.version:
+        raise StaleVersion(_("这份材料已在其他页面或由他人保存过更新的内容。"))
+    if not submission.is_editable:
+        raise workflow.IllegalTransition(
+            _(
+                "该材料当前状态为“%(status)s”，不能再修改。",
+                status=workflow.STATUS_LABELS[submission.status],
+            )
+        )
+    if data.kind != submission.kind:
+        raise ValidationFailed.on("kind", _("材料类型创建后不能更改。"))
+    _apply_input(submission, data)
+    db.session.flush()
+
+
+# -- quality rules -----------------------------------------------------------------------------
+
+
+def submission_problems(submission: Submission) -> dict[str, list[str]]:
+    """What must be fixed before ``submission`` can be sent, per field (empty when ready)."""
+    spec = KINDS[submission.kind]
+    problems: dict[str, list[str]] = {}
+
+    def add(field_name: str, message: str) -> None:
+        problems.setdefault(field_name, []).append(message)
+
+    if not TITLE_MIN <= len(submission.title) <= TITLE_MAX:
+        add("title", _("标题需要 %(a)d 至 %(b)d 个字。", a=TITLE_MIN, b=TITLE_MAX))
+    if not submission.summary:
+        add("summary", _("请用一两句话概括这份材料。"))
+    if not submission.plan_items:
+        add("plan_item_ids", _("请至少选择一个相关的规划条目。"))
+    elif any(not item.active for item in submission.plan_items):
+        add("plan_item_ids", _("所选规划条目中有已停用的条目，请重新选择。"))
+    sections = submission.sections
+    for section in spec.sections:
+        text = sections.get(section.key, "")
+        if section.required and not text:
+            add(section.key, _("“%(label)s”为必填项。", label=section.label))
+        elif section.required and len(text) < section.min_length:
+            add(
+                section.key,
+                _(
+                    "“%(label)s”请至少写 %(n)d 个字，说清楚具体情况。",
+                    label=section.label,
+                    n=section.min_length,
+                ),
+            )
+    if not submission.region_code:
+        add("region_code", _("请选择所在地区。"))
+    if not submission.contact_name:
+        add("contact_name", _("请填写联系人。"))
+    problem = phone_error(submission.contact_phone)
+    if problem:
+        add("contact_phone", problem)
+    return problems
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+
+def _snapshot(submission: Submission) -> dict[str, Any]:
+    return {
+        "title": submission.title,
+        "summary": submission.summary,
+        "sections": submission.sections,
+        "plan_items": [item.label for item in submission.plan_items],
+        "tags": [tag.name for tag in submission.tags],
+        "region_code": submission.region_code,
+        "sector": submission.sector,
+        "contact_name": submission.contact_name,
+        "contact_phone": submission.contact_phone,
+        "sensitivity": submission.sensitivity.value,
+        "anonymous": submission.anonymous,
+        "attachments": [a.original_name for a in submission.attachments],
+    }
+
+
+def _keep_revision(actor: User, submission: Submission) -> None:
+    submission.revision += 1
+    db.session.add(
+        Revision(
+            submission_id=submission.id,
+            number=submission.revision,
+            author_id=actor.id,
+            snapshot_json=json.dumps(_snapshot(submission), ensure_ascii=False),
+        )
+    )
+
+
+def submit(actor: User, submission: Submission, *, today: date | None = None) -> Status:
+    """Send a draft (to the approver or the federation) or resubmit a returned one."""
+    problems = submission_problems(submission)
+    if problems:
+        raise ValidationFailed(problems)
+    action = "resubmit" if submission.status == Status.RETURNED else "submit"
+    workflow.apply_transition(actor, submission, action)
+    _keep_revision(actor, submission)
+    if submission.status == Status.SUBMITTED:
+        _mark_sent(submission, today)
+    else:
+        approvers = organisation_members(submission.organisation_id, Role.ORG_APPROVER)
+        notify(
+            approvers,
+            "approval_needed",
+            _("待审核：%(title)s", title=submission.title),
+            _("%(name)s 提交了一份材料，等待您审核后报送联合会。", name=actor.name),
+            link=f"/submissions/{submission.id}",
+        )
+    db.session.flush()
+    return submission.status
+
+
+def _mark_sent(submission: Submission, today: date | None) -> None:
+    submission.submitted_at = utcnow()
+    campaign = db.session.get(Campaign, submission.campaign_id) if submission.campaign_id else None
+    if campaign is not None:
+        submission.late = (today or submission.submitted_at.date()) > campaign.due_on
+
+
+def approve(actor: User, submission: Submission, note: str = "") -> None:
+    """The organisation's approver sends a pending submission on to the federation."""
+    workflow.apply_transition(actor, submission, "approve", note)
+    _mark_sent(submission, None)
+    notify(
+        [submission.author],
+        "approved",
+        _("单位已审核通过：%(title)s", title=submission.title),
+        _("已报送联合会。"),
+        link=f"/submissions/{submission.id}",
+    )
+    db.session.flush()
+
+
+def return_internally(actor: User, submission: Submission, note: str) -> None:
+    """The organisation's approver sends a pending submission back to its author."""
+    workflow.apply_transition(actor, submission, "return_internal", note)
+    notify(
+        [submission.author],
+        "returned_internal",
+        _("单位负责人退回修改：%(title)s", title=submission.title),
+        note,
+        link=f"/submissions/{submission.id}",
+    )
+    db.session.flush()
+
+
+def withdraw(actor: User, submission: Submission) -> None:
+    """Take a submission back before the federation starts reviewing it."""
+    workflow.apply_transition(actor, submission, "withdraw")
+    db.session.flush()
+
+
+def decide(actor: User, submission: Submission, action: str, note: str = "") -> None:
+    """A federation reviewer's step: start_review, return, accept or reject."""
+    if action not in ("start_review", "return", "accept", "reject"):
+        raise workflow.IllegalTransition(_("未知的操作。"))
+    workflow.apply_transition(actor, submission, action, note)
+    titles = {
+        "return": _("材料被退回修改：%(title)s"),
+        "accept": _("材料已被采用：%(title)s"),
+        "reject": _("材料未被采用：%(title)s"),
+    }
+    if action in titles:
+        recipients = [
+            submission.author,
+            *organisation_members(submission.organisation_id, Role.ORG_APPROVER),
+        ]
+        notify(
+            recipients,
+            action,
+            titles[action] % {"title": submission.title},
+            note,
+            link=f"/submissions/{submission.id}",
+        )
+    db.session.flush()
+
+
+def revisions(submission: Submission) -> list[Revision]:
+    """Every kept revision, oldest first."""
+    query = select(Revision).where(Revision.submission_id == submission.id)
+    return list(db.session.scalars(query.order_by(Revision.number)))
+
+
+# -- attachments -------------------------------------------------------------------------------
+
+
+def add_attachments(
+    actor: User, submission: Submission, files: list[uploads.CheckedFile], upload_dir: Path
+) -> list[str]:
+    """Move checked files into storage and add their rows; returns the stored names.
+
+    The caller commits; if the commit fails it must remove the returned files
+    (see :func:`commit_with_files`), so that no file outlives its row.
+    """
+    _require_org_member(actor, submission.organisation_id)
+    if not submission.is_editable:
+        raise workflow.IllegalTransition(_("该材料已报送，不能再添加附件。"))
+    if len(submission.attachments) + len(files) > MAX_ATTACHMENTS:
+        raise ValidationFailed.on(
+            "attachments", _("每份材料最多 %(n)d 个附件。", n=MAX_ATTACHMENTS)
+        )
+    stored: list[str] = []
+    try:
+        for checked in files:
+            name = uploads.store(checked, upload_dir)
+            stored.append(name)
+            submission.attachments.append(
+                Attachment(
+                    original_name=checked.original_name,
+                    stored_name=name,
+                    media_type=checked.media_type,
+                    size=checked.size,
+                    sha256=checked.sha256,
+                    uploader_id=actor.id,
+                )
+            )
+            workflow.record_event(submission, actor, "attachment_added", note=checked.original_name)
+        db.session.flush()
+    except Exception:
+        for name in stored:
+            uploads.remove_stored(upload_dir, name)
+        raise
+    return stored
+
+
+def remove_attachment(actor: User, attachment: Attachment) -> str:
+    """Delete an attachment of an editable submission; returns the stored name to unlink."""
+    submission = attachment.submission
+    _require_org_member(actor, submission.organisation_id)
+    if not submission.is_editable:
+        raise workflow.IllegalTransition(_("该材料已报送，附件不能删除。"))
+    workflow.record_event(submission, actor, "attachment_removed", note=attachment.original_name)
+    submission.attachments.remove(attachment)
+    db.session.flush()
+    return attachment.stored_name
+
+
+def commit_with_files(upload_dir: Path, stored: list[str]) -> None:
+    """Commit; if that fails, remove the files stored for this transaction and re-raise."""
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        for name in stored:
+            uploads.remove_stored(upload_dir, name)
+        raise
+
+
+def load_for_detail(submission_id: int) -> Submission | None:
+    """A submission with what its detail page shows, in a fixed number of queries."""
+    query = (
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .options(
+            selectinload(Submission.plan_items),
+            selectinload(Submission.tags),
+            selectinload(Submission.attachments),
+            selectinload(Submission.events),
+        )
+    )
+    return db.session.scalars(query).one_or_none()
+
+
+def sent_at_text(moment: datetime | None) -> str:
+    """A moment as 2026年11月28日 (official form, no leading zeros)."""
+    if moment is None:
+        return ""
+    return f"{moment.year}年{moment.month}月{moment.day}日"

@@ -1,0 +1,43 @@
+"""Template filters: times in China Standard Time, file sizes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def localtime(moment: datetime | None) -> str:
+    """A UTC moment shown in Beijing time, e.g. 2026-11-28 23:05."""
+    if moment is None:
+        return ""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def filesize(size: int | None) -> str:
+    """Bytes as a short human size: 812 B, 45 KB, 3.2 MB."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def init_formatting(app: Flask) -> None:
+    """Register the filters and the label tables templates use."""
+    from feedback.filing.kinds import KINDS, SENSITIVITY_LABELS
+    from feedback.filing.workflow import ACTION_LABELS, STATUS_LABELS
+
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.globals.update(
+        kinds=KINDS,
+        status_labels=STATUS_LABELS,
+        action_labels=ACTION_LABELS,
+        sensitivity_labels=SENSITIVITY_LABELS,
+    )

@@ -1,0 +1,221 @@
+"""Submissions (field reports), their revisions, history events and attachments."""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from feedback.filing.kinds import KINDS, Kind, Sensitivity
+from feedback.models.base import Base, str_enum, utcnow
+from feedback.models.organisation import Organisation
+from feedback.models.plan import PlanItem, Tag
+from feedback.models.user import User
+
+
+class Status(enum.StrEnum):
+    """Where a submission is in its life (DESIGN.md §4)."""
+
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REPORTED = "reported"
+    WITHDRAWN = "withdrawn"
+
+
+# Statuses in which the federation has received the submission (staff may see it).
+RECEIVED = frozenset(
+    {Status.SUBMITTED, Status.IN_REVIEW, Status.RETURNED, Status.ACCEPTED, Status.REJECTED,
+     Status.REPORTED}
+)  # fmt: skip
+# Statuses in which the organisation may still change the text.
+EDITABLE = frozenset({Status.DRAFT, Status.RETURNED})
+
+
+submission_plan_item = Table(
+    "submission_plan_item",
+    Base.metadata,
+    Column("submission_id", ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True),
+    Column("plan_item_id", ForeignKey("plan_item.id"), primary_key=True, index=True),
+)
+
+submission_tag = Table(
+    "submission_tag",
+    Base.metadata,
+    Column("submission_id", ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id"), primary_key=True, index=True),
+)
+
+
+class ReferenceCounter(Base):
+    """The last reference number given out in a year (numbers are never reused)."""
+
+    __tablename__ = "reference_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Submission(Base):
+    """A field report filed by an organisation."""
+
+    __tablename__ = "submission"
+    __table_args__ = (
+        # A resent form (double click, browser retry) finds the first submission instead of
+        # creating a second one (SECURITY.md row 43).
+        UniqueConstraint("organisation_id", "idempotency_key"),
+        # An organisation's list, newest first (page 1 straight from the index), and by status.
+        Index("ix_submission_org_updated", "organisation_id", "updated_at", "id"),
+        Index("ix_submission_org_status_updated", "organisation_id", "status", "updated_at"),
+        Index("ix_submission_status_kind_submitted", "status", "kind", "submitted_at", "id"),
+        Index("ix_submission_campaign_org", "campaign_id", "organisation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    kind: Mapped[Kind] = mapped_column(str_enum(Kind, "kind"))
+    status: Mapped[Status] = mapped_column(str_enum(Status, "status"), default=Status.DRAFT)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    sections_json: Mapped[str] = mapped_column(Text, default="{}")
+    region_code: Mapped[str | None] = mapped_column(String(6))
+    sector: Mapped[str | None] = mapped_column(String(40))
+    contact_name: Mapped[str] = mapped_column(String(30), default="")
+    contact_phone: Mapped[str] = mapped_column(String(30), default="")
+    sensitivity: Mapped[Sensitivity] = mapped_column(
+        str_enum(Sensitivity, "sensitivity"), default=Sensitivity.MINISTRY
+    )
+    # The organisation asked not to be named to the ministry: reports show "某化工园区（江苏省）".
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str] = mapped_column(String(36))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
+    author: Mapped[User] = relationship()
+    plan_items: Mapped[list[PlanItem]] = relationship(
+        secondary=submission_plan_item, order_by=PlanItem.sort_order
+    )
+    tags: Mapped[list[Tag]] = relationship(secondary=submission_tag, order_by=Tag.name)
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="submission", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="submission", order_by="Event.id", cascade="all, delete-orphan"
+    )
+
+    # Concurrent edits: the second writer gets StaleDataError instead of overwriting silently.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    @property
+    def sections(self) -> dict[str, str]:
+        value = json.loads(self.sections_json or "{}")
+        assert isinstance(value, dict)
+        return {str(k): str(v) for k, v in value.items()}
+
+    @sections.setter
+    def sections(self, value: dict[str, str]) -> None:
+        self.sections_json = json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    @property
+    def spec(self) -> Any:
+        return KINDS[self.kind]
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE
+
+    def __repr__(self) -> str:
+        return f"<Submission {self.reference} {self.status}>"
+
+
+class Revision(Base):
+    """What a submission said when it was sent (each submit and resubmit keeps one)."""
+
+    __tablename__ = "submission_revision"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    snapshot_json: Mapped[str] = mapped_column(Text)
+
+    author: Mapped[User] = relationship()
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        value = json.loads(self.snapshot_json)
+        assert isinstance(value, dict)
+        return value
+
+
+class Event(Base):
+    """One thing that happened to a submission; the history page lists these."""
+
+    __tablename__ = "submission_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[Status | None] = mapped_column(str_enum(Status, "from_status"))
+    to_status: Mapped[Status | None] = mapped_column(str_enum(Status, "to_status"))
+    note: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int | None] = mapped_column(Integer)
+
+    submission: Mapped[Submission] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Attachment(Base):
+    """A file attached to a submission, stored under a random name."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+    @property
+    def organisation_id(self) -> int:
+        return self.submission.organisation_id

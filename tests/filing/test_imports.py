@@ -1,0 +1,137 @@
+"""Bulk filing from the Excel template, through the web: preview first, all or nothing."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from feedback.extensions import db
+from feedback.models import Status, Submission
+from tests.conftest import csrf_token, login
+from tests.factories import PASSWORD, make_user, seed_taxonomy
+
+
+def _filled_template(client: FlaskClient, rows: list[dict[str, str]]) -> bytes:
+    template = client.get("/submissions/import/template/problem.xlsx")
+    assert template.status_code == 200
+    assert "attachment" in template.headers["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(template.data))
+    sheet = workbook["填报"]
+    headers = [str(c.value).removesuffix(" *") for c in sheet[1]]
+    sheet.delete_rows(2, sheet.max_row)
+    for number, row in enumerate(rows, start=2):
+        for column, header in enumerate(headers, start=1):
+            sheet.cell(row=number, column=column, value=row.get(header, ""))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _row(n: int, **overrides: str) -> dict[str, str]:
+    row = {
+        "标题": f"第{n}家企业承包商动火作业票证不全",
+        "摘要": "专项检查发现的问题。",
+        "规划条目": "S3",
+        "建议标签": "特殊作业",
+        "所在省份": "江苏省",
+        "行业领域": "化工（石化）",
+        "联系人": "张工",
+        "联系电话": "13812345678",
+        "敏感程度": "可报送应急管理部",
+        "问题描述": "园区专项检查发现该企业承包商动火作业票证缺少气体分析记录和审批签字。",
+    }
+    row.update(overrides)
+    return row
+
+
+def _upload(client: FlaskClient, data: bytes) -> str:
+    token = csrf_token(client, "/submissions/import/")
+    response = client.post(
+        "/submissions/import/",
+        data={
+            "csrf_token": token,
+            "kind": "problem",
+            "file": (io.BytesIO(data), "园区企业问题汇总.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return str(response.headers["Location"])
+
+
+def test_two_bad_rows_are_shown_and_nothing_is_imported_until_fixed(client: FlaskClient) -> None:
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    rows = [_row(n) for n in range(1, 6)]
+    rows[3]["联系电话"] = "12345"  # Excel row 5
+    rows[4]["规划条目"] = "X9"  # Excel row 6
+    preview = client.get(_upload(client, _filled_template(client, rows)))
+    body = preview.get_data(as_text=True)
+    assert "第5行 联系电话" in body and "第6行 规划条目" in body
+    assert "导入为草稿" not in body
+    token = csrf_token(client, "/submissions/import/")
+    batch_token = re.search(r"/submissions/import/([0-9a-f]{32})", preview.request.path)
+    assert batch_token
+    forced = client.post(
+        f"/submissions/import/{batch_token[1]}/confirm", data={"csrf_token": token, "then": "draft"}
+    )
+    assert forced.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+    rows[3]["联系电话"] = "0512-68681234"
+    rows[4]["规划条目"] = "E1"
+    location = _upload(client, _filled_template(client, rows))
+    assert "导入为草稿（5 份）" in client.get(location).get_data(as_text=True)
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    submissions = db.session.scalars(select(Submission).order_by(Submission.id)).all()
+    assert len(submissions) == 5 and {s.status for s in submissions} == {Status.DRAFT}
+    assert submissions[3].contact_phone == "0512-68681234"
+    again = client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    assert again.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 5
+
+
+def test_import_and_submit(client: FlaskClient) -> None:
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1), _row(2)]))
+    token = csrf_token(client, "/submissions/import/")
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "submit"})
+    statuses = db.session.scalars(select(Submission.status)).all()
+    assert statuses == [Status.SUBMITTED, Status.SUBMITTED]
+
+
+def test_someone_elses_batch_is_404(client: FlaskClient) -> None:
+    seed_taxonomy()
+    owner = make_user()
+    login(client, owner.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1)]))
+    intruder = make_user()
+    other = client.application.test_client()
+    login(other, intruder.email, PASSWORD)
+    assert other.get(location).status_code == 404
+
+
+def test_not_an_xlsx_is_refused_clearly(client: FlaskClient) -> None:
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    token = csrf_token(client, "/submissions/import/")
+    response = client.post(
+        "/submissions/import/",
+        data={
+            "csrf_token": token,
+            "kind": "problem",
+            "file": (io.BytesIO(b"%PDF-1.4 not a sheet"), "汇总.xlsx"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "不是有效" in response.get_data(as_text=True) or "不符" in response.get_data(
+        as_text=True
+    )
