@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def china_today() -> date:
+    """Today's date in Beijing: deadlines and "days left" are Beijing dates."""
+    return datetime.now(CHINA).date()
 
 
 def localtime(moment: datetime | None) -> str:

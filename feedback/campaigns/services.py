@@ -188,8 +188,25 @@ def progress(campaign: Campaign) -> list[TargetProgress]:
     return sorted(table.values(), key=lambda p: (p.filed > 0, p.organisation.name))
 
 
-def remind(actor: User, campaign: Campaign, organisation_ids: Sequence[int] | None = None) -> int:
-    """Notify the organisations that have not filed (or the given ones); returns how many."""
+@dataclass
+class Reminder:
+    """What a reminder did: how many organisations, and the e-mails to send after commit."""
+
+    organisations: int
+    recipients: list[str]
+    subject: str
+    body: str
+
+    def send_mail(self) -> None:
+        """Send the e-mails (call after the commit: a slow mail server must not hold the
+        transaction or its lock)."""
+        _send_mail(self.recipients, self.subject, self.body)
+
+
+def remind(
+    actor: User, campaign: Campaign, organisation_ids: Sequence[int] | None = None
+) -> Reminder:
+    """Notify the organisations that have not filed (or the given ones)."""
     pending = [p.organisation.id for p in progress(campaign) if p.filed == 0]
     chosen = [i for i in (organisation_ids or pending) if i in {t.id for t in campaign.targets}]
     users = _target_users(chosen)
@@ -204,11 +221,10 @@ def remind(actor: User, campaign: Campaign, organisation_ids: Sequence[int] | No
         organisations=len(chosen),
     )
     db.session.flush()
-    _queue_mail([u.email for u in users], title, body)
-    return len(chosen)
+    return Reminder(len(chosen), [u.email for u in users], title, body)
 
 
-def _queue_mail(recipients: list[str], subject: str, body: str) -> None:
+def _send_mail(recipients: list[str], subject: str, body: str) -> None:
     """Send reminder e-mails through SMTP when configured; failures are logged, not raised."""
     host = current_app.config.get("MAIL_SMTP_HOST")
     if not host or not recipients:

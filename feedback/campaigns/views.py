@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -14,6 +12,7 @@ from feedback.campaigns import services
 from feedback.campaigns.forms import CampaignForm
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
+from feedback.formatting import china_today
 from feedback.forms import show_errors
 from feedback.models import Campaign, Organisation, OrgKind, Role
 from feedback.security import acting_user, require_roles
@@ -36,7 +35,7 @@ def _get_or_404(campaign_id: int) -> Campaign:
 def index() -> ResponseReturnValue:
     """Every campaign, newest first."""
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.due_on.desc())).all()
-    return render_template("campaigns/index.html", campaigns=campaigns, today=date.today())
+    return render_template("campaigns/index.html", campaigns=campaigns, today=china_today())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -92,7 +91,7 @@ def tracker(campaign_id: int) -> ResponseReturnValue:
         rows=shown,
         all_rows=rows,
         state=state,
-        today=date.today(),
+        today=china_today(),
         action_form=ActionForm(),
     )
 
@@ -105,7 +104,8 @@ def remind(campaign_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     org = request.form.get("organisation_id", "")
-    count = services.remind(acting_user(), campaign, [int(org)] if org.isdigit() else None)
+    reminder = services.remind(acting_user(), campaign, [int(org)] if org.isdigit() else None)
     db.session.commit()
-    flash(_("已向 %(n)d 个单位发送提醒。", n=count), "success")
+    reminder.send_mail()
+    flash(_("已向 %(n)d 个单位发送提醒。", n=reminder.organisations), "success")
     return redirect(url_for("campaigns.tracker", campaign_id=campaign.id), 303)

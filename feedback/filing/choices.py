@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from feedback.extensions import db
+from feedback.formatting import china_today
 from feedback.models import Campaign, Tag, TagGroup
 from feedback.models import campaign_target as CampaignTarget  # noqa: N812
 from feedback.taxonomy.services import plan_tree
@@ -41,5 +42,5 @@ def campaigns_for(organisation_id: int) -> list[Campaign]:
 
 def open_campaign_choices(organisation_id: int, today: date | None = None) -> list[tuple[int, str]]:
     """Campaigns an organisation can answer now (late filing is allowed)."""
-    today = today or date.today()
+    today = today or china_today()
     return [(c.id, c.title) for c in campaigns_for(organisation_id) if c.is_open(today)]

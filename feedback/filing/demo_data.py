@@ -269,7 +269,8 @@ def seed_submissions(count: int, *, seed: int, upload_dir: Path, attachments: in
                 "sensitivity": rng.choices(list(Sensitivity), [1, 8, 2])[0].value,
                 "anonymous": rng.random() < 0.1,
                 "idempotency_key": f"demo-{seed}-{sid}",
-                "revision": 1 if sent else 0,
+                # No revision rows are generated (they would double the text), so none is named.
+                "revision": 0,
                 "late": bool(campaign and submitted_at and submitted_at.date() > campaign.due_on),
                 "version": 1,
                 "created_at": created,
@@ -292,15 +293,15 @@ def seed_submissions(count: int, *, seed: int, upload_dir: Path, attachments: in
                 "note": None,
             }
         )
-        if sent:
+        if sent or status == Status.PENDING_APPROVAL:
             events.append(
                 {
                     "submission_id": sid,
-                    "at": submitted_at,
+                    "at": submitted_at or created + timedelta(hours=1),
                     "actor_id": author.user_id,
                     "action": "submit",
                     "from_status": "draft",
-                    "to_status": "submitted",
+                    "to_status": "submitted" if sent else "pending_approval",
                     "note": None,
                 }
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -20,6 +21,7 @@ from wtforms.validators import Length, Optional
 
 from feedback.admin.forms import MultiCheckboxField
 from feedback.codes.regions import region_choices
+from feedback.exceptions import ValidationFailed
 from feedback.filing.kinds import (
     CONTACT_NAME_MAX,
     KINDS,
@@ -101,10 +103,17 @@ class SubmissionFormBase(FlaskForm):
             sector=self.sector.data or None,
             contact_name=self.contact_name.data or "",
             contact_phone=self.contact_phone.data or "",
-            sensitivity=Sensitivity(self.sensitivity.data or Sensitivity.MINISTRY.value),
+            sensitivity=_sensitivity(self.sensitivity.data),
             anonymous=bool(self.anonymous.data),
             campaign_id=int(campaign) if campaign and str(campaign).isdigit() else None,
         )
+
+
+def _sensitivity(value: str | None) -> Sensitivity:
+    try:
+        return Sensitivity(value or Sensitivity.MINISTRY.value)
+    except ValueError:
+        raise ValidationFailed.on("sensitivity", _("请选择使用范围。")) from None
 
 
 _FORM_CLASSES: dict[Kind, type[SubmissionFormBase]] = {}

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from feedback.access import scoped
+from feedback.audit.services import record
 from feedback.codes.phone import normalise_phone, phone_error
 from feedback.codes.regions import is_valid_region
 from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
@@ -34,6 +35,7 @@ from feedback.filing.kinds import (
     Sensitivity,
 )
 from feedback.filing.text import clean_text
+from feedback.formatting import CHINA
 from feedback.models import (
     ORG_ROLES,
     RECEIVED,
@@ -48,6 +50,7 @@ from feedback.models import (
     Submission,
     Tag,
     User,
+    campaign_target,
     utcnow,
 )
 from feedback.notifications.services import notify, organisation_members
@@ -157,8 +160,29 @@ def _apply_input(submission: Submission, data: SubmissionInput) -> None:
     if errors:
         raise ValidationFailed(errors)
     items, tags = _load_choices(data)
-    if data.campaign_id is not None and db.session.get(Campaign, data.campaign_id) is None:
-        raise ValidationFailed.on("campaign_id", _("所选填报任务不存在。"))
+    if data.campaign_id is not None and data.campaign_id != submission.campaign_id:
+        # Only a campaign that asks this organisation can be answered (checked here, so the
+        # autosave, the import and the API get the same rule as the form).
+        targeted = db.session.scalar(
+            select(campaign_target.c.campaign_id).where(
+                campaign_target.c.campaign_id == data.campaign_id,
+                campaign_target.c.organisation_id == submission.organisation_id,
+            )
+        )
+        if targeted is None:
+            raise ValidationFailed.on("campaign_id", _("所选填报任务不面向本单位。"))
+    inactive = [tag.name for tag in tags if not tag.active and tag not in submission.tags]
+    inactive += [
+        item.code for item in items if not item.active and item not in submission.plan_items
+    ]
+    if inactive:
+        raise ValidationFailed.on(
+            "",
+            _(
+                "所选标签或规划条目已停用：%(names)s。请刷新页面后重新选择。",
+                names="、".join(inactive),
+            ),
+        )
     submission.title = title
     submission.summary = summary
     submission.sections = sections
@@ -190,7 +214,7 @@ def create_draft(actor: User, data: SubmissionInput, idempotency_key: str) -> Su
         raise PermissionDenied(_("只有填报单位的用户可以填报材料。"))
     existing = find_by_key(actor, idempotency_key)
     if existing is not None:
-        return existing
+        return existing  # the caller decides whether the repeated form may update it
     now = utcnow()
     submission = Submission(
         reference=next_reference(now.year),
@@ -205,7 +229,26 @@ def create_draft(actor: User, data: SubmissionInput, idempotency_key: str) -> Su
     db.session.add(submission)
     db.session.flush()
     workflow.record_event(submission, actor, "created", to_status=Status.DRAFT)
+    record("submission_create", actor=actor, object_type="submission", object_id=submission.id)
     return submission
+
+
+def save_from_form(
+    actor: User, data: SubmissionInput, idempotency_key: str, expected_version: int | None
+) -> Submission:
+    """Create the draft of a form, or update it when the same form (key) comes again.
+
+    A repeated key is the same browser tab (an autosave retry whose answer was lost, a resent
+    form): its text is applied while the draft is editable, with the version check only when
+    the form knows a version. Anything already sent is returned untouched.
+    """
+    existing = find_by_key(actor, idempotency_key)
+    if existing is None:
+        return create_draft(actor, data, idempotency_key)
+    if existing.is_editable:
+        version = existing.version if expected_version is None else expected_version
+        update_draft(actor, existing, data, version)
+    return existing
 
 
 def update_draft(
@@ -309,12 +352,20 @@ def submit(actor: User, submission: Submission, *, today: date | None = None) ->
     if problems:
         raise ValidationFailed(problems)
     action = "resubmit" if submission.status == Status.RETURNED else "submit"
+    approvers = organisation_members(submission.organisation_id, Role.ORG_APPROVER)
+    if submission.organisation.requires_approval and not approvers:
+        raise ValidationFailed.on(
+            "",
+            _(
+                "本单位要求报送前经单位负责人审核，但目前没有在用的单位负责人账户。"
+                "草稿已保存；请联系联合会系统管理员开通单位负责人账户。"
+            ),
+        )
     workflow.apply_transition(actor, submission, action)
-    _keep_revision(actor, submission)
+    record(action, actor=actor, object_type="submission", object_id=submission.id)
     if submission.status == Status.SUBMITTED:
-        _mark_sent(submission, today)
+        _reached_federation(actor, submission, today)
     else:
-        approvers = organisation_members(submission.organisation_id, Role.ORG_APPROVER)
         notify(
             approvers,
             "approval_needed",
@@ -326,17 +377,24 @@ def submit(actor: User, submission: Submission, *, today: date | None = None) ->
     return submission.status
 
 
-def _mark_sent(submission: Submission, today: date | None) -> None:
+def _reached_federation(actor: User, submission: Submission, today: date | None) -> None:
+    """Keep the revision the federation receives; date and judge lateness on the first send."""
+    _keep_revision(actor, submission)
+    if submission.submitted_at is not None:
+        return  # a resubmission keeps the original filing date and lateness
     submission.submitted_at = utcnow()
     campaign = db.session.get(Campaign, submission.campaign_id) if submission.campaign_id else None
     if campaign is not None:
-        submission.late = (today or submission.submitted_at.date()) > campaign.due_on
+        # Deadlines are Beijing dates: a filing at 01:00 on the day after is late.
+        filed_on = today or submission.submitted_at.astimezone(CHINA).date()
+        submission.late = filed_on > campaign.due_on
 
 
 def approve(actor: User, submission: Submission, note: str = "") -> None:
     """The organisation's approver sends a pending submission on to the federation."""
     workflow.apply_transition(actor, submission, "approve", note)
-    _mark_sent(submission, None)
+    record("approve", actor=actor, object_type="submission", object_id=submission.id)
+    _reached_federation(actor, submission, None)
     notify(
         [submission.author],
         "approved",
@@ -350,6 +408,7 @@ def approve(actor: User, submission: Submission, note: str = "") -> None:
 def return_internally(actor: User, submission: Submission, note: str) -> None:
     """The organisation's approver sends a pending submission back to its author."""
     workflow.apply_transition(actor, submission, "return_internal", note)
+    record("return_internal", actor=actor, object_type="submission", object_id=submission.id)
     notify(
         [submission.author],
         "returned_internal",
@@ -362,7 +421,18 @@ def return_internally(actor: User, submission: Submission, note: str) -> None:
 
 def withdraw(actor: User, submission: Submission) -> None:
     """Take a submission back before the federation starts reviewing it."""
+    was_received = submission.status == Status.SUBMITTED
     workflow.apply_transition(actor, submission, "withdraw")
+    record("withdraw", actor=actor, object_type="submission", object_id=submission.id)
+    if was_received and submission.submitted_at is not None:
+        # Nobody at the federation has started on it yet; the author's colleagues should know.
+        notify(
+            organisation_members(submission.organisation_id, Role.ORG_APPROVER),
+            "withdrawn",
+            _("材料已撤回：%(title)s", title=submission.title),
+            _("%(name)s 撤回了已报送的材料。", name=actor.name),
+            link=f"/submissions/{submission.id}",
+        )
     db.session.flush()
 
 
@@ -371,6 +441,7 @@ def decide(actor: User, submission: Submission, action: str, note: str = "") -> 
     if action not in ("start_review", "return", "accept", "reject"):
         raise workflow.IllegalTransition(_("未知的操作。"))
     workflow.apply_transition(actor, submission, action, note)
+    record(action, actor=actor, object_type="submission", object_id=submission.id)
     titles = {
         "return": _("材料被退回修改：%(title)s"),
         "accept": _("材料已被采用：%(title)s"),
@@ -389,6 +460,29 @@ def decide(actor: User, submission: Submission, action: str, note: str = "") -> 
             link=f"/submissions/{submission.id}",
         )
     db.session.flush()
+
+
+def last_sent_at(submission: Submission) -> datetime | None:
+    """When the federation last received this submission (its newest revision), if ever."""
+    return db.session.scalar(
+        select(func.max(Revision.created_at)).where(Revision.submission_id == submission.id)
+    )
+
+
+def is_unsent(submission: Submission, attachment: Attachment) -> bool:
+    """True for an attachment added after the last time the submission was sent."""
+    cutoff = last_sent_at(submission)
+    return cutoff is None or attachment.created_at > cutoff
+
+
+def staff_view_of(submission: Submission) -> Revision | None:
+    """While a returned submission is being revised, staff see what they received, not the
+    organisation's work in progress: the newest revision (None when the live text is what was
+    sent)."""
+    if submission.status != Status.RETURNED:
+        return None
+    kept = revisions(submission)
+    return kept[-1] if kept else None
 
 
 def revisions(submission: Submission) -> list[Revision]:
@@ -431,6 +525,14 @@ def add_attachments(
                 )
             )
             workflow.record_event(submission, actor, "attachment_added", note=checked.original_name)
+            record(
+                "attachment_upload",
+                actor=actor,
+                object_type="submission",
+                object_id=submission.id,
+                sha256=checked.sha256,
+                size=checked.size,
+            )
         db.session.flush()
     except Exception:
         for name in stored:
@@ -443,9 +545,21 @@ def remove_attachment(actor: User, attachment: Attachment) -> str:
     """Delete an attachment of an editable submission; returns the stored name to unlink."""
     submission = attachment.submission
     _require_org_member(actor, submission.organisation_id)
-    if not submission.is_editable:
-        raise workflow.IllegalTransition(_("该材料已报送，附件不能删除。"))
+    if not submission.is_editable or not is_unsent(submission, attachment):
+        raise workflow.IllegalTransition(
+            _(
+                "“%(name)s”已随材料报送联合会，不能删除；如需更正，请上传新的文件并在正文中说明。",
+                name=attachment.original_name,
+            )
+        )
     workflow.record_event(submission, actor, "attachment_removed", note=attachment.original_name)
+    record(
+        "attachment_delete",
+        actor=actor,
+        object_type="attachment",
+        object_id=attachment.id,
+        submission_id=submission.id,
+    )
     submission.attachments.remove(attachment)
     db.session.flush()
     return attachment.stored_name

@@ -21,6 +21,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from feedback.exceptions import (
@@ -148,13 +149,20 @@ def create(kind: str) -> ResponseReturnValue:
 def edit(submission_id: int) -> ResponseReturnValue:
     """Edit a draft or a submission returned for revision."""
     submission = _visible_or_404(submission_id)
-    if not submission.is_editable:
-        flash(
-            _("该材料当前状态为“%(s)s”，不能修改。", s=workflow.STATUS_LABELS[submission.status]),
-            "warning",
-        )
-        return redirect(url_for("filing.detail", submission_id=submission.id))
     user = acting_user()
+    if not submission.is_editable:
+        message = _(
+            "该材料当前状态为“%(s)s”，不能再修改（可能已由同事提交或撤回）。",
+            s=workflow.STATUS_LABELS[submission.status],
+        )
+        if request.method == "GET":
+            flash(message, "warning")
+            return redirect(url_for("filing.detail", submission_id=submission.id))
+        # Somebody changed its status while this form was open: give the text back.
+        form = _prepared_form(submission.kind, user)
+        form.validate_on_submit()
+        form.form_errors.append(message + _("您填写的内容仍在下方，请复制保存。"))
+        return _form_again(form, submission, 409)
     form = _prepared_form(
         submission.kind, user, obj=submission if request.method == "GET" else None
     )
@@ -196,19 +204,31 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
     stored: list[str] = []
     try:
         if submission is None:
-            submission = services.find_by_key(user, key)
-            if submission is not None and submission.status != Status.DRAFT:
+            sent = services.find_by_key(user, key)
+            if sent is not None and not sent.is_editable:
                 # The same form was sent twice (double click, resend): show the first result.
                 _discard(files)
-                return redirect(url_for("filing.detail", submission_id=submission.id), 303)
-        if submission is None:
-            submission = services.create_draft(user, form.to_input(), key)
+                return redirect(url_for("filing.detail", submission_id=sent.id), 303)
+            submission = services.save_from_form(user, form.to_input(), key, _version(form))
         else:
-            version = int(form.version.data) if form.version.data else submission.version
-            services.update_draft(user, submission, form.to_input(), version)
+            version = _version(form)
+            services.update_draft(
+                user,
+                submission,
+                form.to_input(),
+                submission.version if version is None else version,
+            )
         if files:
             stored = services.add_attachments(user, submission, files, _upload_dir())
         services.commit_with_files(_upload_dir(), stored)
+    except IntegrityError:
+        # Two copies of the same form raced (double click on PostgreSQL): the first one won.
+        db.session.rollback()
+        _discard(files)
+        first = services.find_by_key(user, key)
+        if first is None:
+            raise
+        return redirect(url_for("filing.detail", submission_id=first.id), 303)
     except (StaleVersion, StaleDataError):
         db.session.rollback()
         _discard(files)
@@ -233,6 +253,14 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
         return _submit_saved(form, submission)
     flash(_("草稿已保存。"), "success")
     return redirect(url_for("filing.edit", submission_id=submission.id), 303)
+
+
+def _version(form: SubmissionFormBase) -> int | None:
+    """The version the form was loaded with; junk counts as stale (never a 500)."""
+    raw = (form.version.data or "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
 
 
 def _submit_saved(form: SubmissionFormBase, submission: Submission) -> ResponseReturnValue:
@@ -303,18 +331,24 @@ def autosave() -> ResponseReturnValue:
     if kind not in set(Kind):
         abort(400)
     form = _prepared_form(Kind(kind), user)
-    form.validate()  # shape only; length problems come back as errors below
+    if not form.validate() and form.sensitivity.errors:
+        return jsonify(error="invalid", message=_("使用范围的取值无效。")), 422
     try:
         if submission_id.isdigit():
             submission = _visible_or_404(int(submission_id))
-            services.update_draft(user, submission, form.to_input(), int(form.version.data or 0))
+            version = _version(form)
+            services.update_draft(
+                user,
+                submission,
+                form.to_input(),
+                submission.version if version is None else version,
+            )
         else:
             key = (form.idempotency_key.data or "")[:36]
             if not key:
                 abort(400)
-            submission = services.create_draft(user, form.to_input(), key)
-            if form.version.data and str(submission.version) != form.version.data:
-                raise StaleVersion(_("这份材料已在其他页面保存过更新的内容。"))
+            # A retry whose first answer was lost finds its draft by key and still saves.
+            submission = services.save_from_form(user, form.to_input(), key, _version(form))
         db.session.commit()
     except (StaleVersion, StaleDataError):
         db.session.rollback()
@@ -324,6 +358,9 @@ def autosave() -> ResponseReturnValue:
                 "这份材料已在其他页面保存过更新的内容，本页不再自动保存。请复制您的修改，刷新后再编辑。"
             ),
         ), 409
+    except IntegrityError:
+        db.session.rollback()
+        return jsonify(error="retry", message=_("正在保存，请稍候。")), 409
     except (ValidationFailed, Conflict) as error:
         db.session.rollback()
         return jsonify(error="invalid", message=str(error)), 422
@@ -340,14 +377,46 @@ def detail(submission_id: int) -> ResponseReturnValue:
     """A submission with its history, revisions, messages and next steps."""
     submission = _visible_or_404(submission_id)
     user = acting_user()
+    own = user.organisation_id == submission.organisation_id
+    kept = services.revisions(submission)
+    events = list(submission.events)
+    if not own:
+        # The federation sees what reached it: no internal approval steps, no work in progress.
+        first_sent = submission.submitted_at
+        events = [
+            e
+            for e in events
+            if first_sent is not None
+            and e.at >= first_sent
+            and e.action not in ("return_internal", "approve", "created")
+        ]
     return render_template(
         "filing/detail.html",
         submission=submission,
+        own=own,
+        events=events,
+        staff_view=None if own else services.staff_view_of(submission),
+        attachments=_attachments_for(submission, own),
         actions=workflow.allowed_actions(user, submission),
-        revisions=services.revisions(submission),
+        revisions=kept,
         note_form=NoteForm(),
         problems=services.submission_problems(submission) if submission.is_editable else {},
+        internal_return=_last_internal_return(submission) if own else None,
     )
+
+
+def _attachments_for(submission: Submission, own: bool) -> list[Attachment]:
+    if own or submission.status != Status.RETURNED:
+        return list(submission.attachments)
+    return [a for a in submission.attachments if not services.is_unsent(submission, a)]
+
+
+def _last_internal_return(submission: Submission) -> str | None:
+    """The approver's note when the draft came back from internal approval."""
+    last = next((e for e in reversed(submission.events) if e.to_status is not None), None)
+    if submission.status == Status.DRAFT and last is not None and last.action == "return_internal":
+        return last.note
+    return None
 
 
 @bp.route("/<int:submission_id>/<any(approve, return_internal, withdraw):action>", methods=["POST"])
@@ -377,7 +446,7 @@ def act(submission_id: int, action: str) -> ResponseReturnValue:
     except (Conflict, PermissionDenied) as error:
         db.session.rollback()
         flash(str(error), "danger")
-        return redirect(url_for("filing.detail", submission_id=submission_id)), 409
+        return redirect(url_for("filing.detail", submission_id=submission_id), 303)
     flash(message, "success")
     return redirect(url_for("filing.detail", submission_id=submission_id), 303)
 
@@ -394,7 +463,8 @@ def revision(submission_id: int, number: int) -> ResponseReturnValue:
 
 def _attachment_or_404(submission_id: int, attachment_id: int) -> Attachment:
     submission = _visible_or_404(submission_id)
-    attachment = next((a for a in submission.attachments if a.id == attachment_id), None)
+    own = acting_user().organisation_id == submission.organisation_id
+    attachment = next((a for a in _attachments_for(submission, own) if a.id == attachment_id), None)
     if attachment is None:
         abort(404)
     return attachment

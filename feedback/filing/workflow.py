@@ -55,7 +55,6 @@ _TARGETS: dict[str, Status] = {
     "approve": S.SUBMITTED,
     "return_internal": S.DRAFT,
     "withdraw": S.WITHDRAWN,
-    "resubmit": S.SUBMITTED,
     "start_review": S.IN_REVIEW,
     "return": S.RETURNED,
     "accept": S.ACCEPTED,
@@ -100,7 +99,9 @@ class IllegalTransition(Conflict):
 
 def target_status(action: str, submission: Submission) -> Status:
     """Where ``action`` takes ``submission``."""
-    if action == "submit":
+    if action in ("submit", "resubmit"):
+        # Nothing reaches the federation without the approver when the organisation asks for
+        # it (DESIGN.md §2), resubmissions included.
         needs_approval = submission.organisation.requires_approval
         return S.PENDING_APPROVAL if needs_approval else S.SUBMITTED
     return _TARGETS[action]

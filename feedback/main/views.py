@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (
     Blueprint,
     abort,
@@ -21,6 +19,7 @@ from feedback.access import get_scoped_or_404
 from feedback.admin.forms import ActionForm
 from feedback.campaigns.services import open_for_organisation
 from feedback.extensions import db
+from feedback.formatting import china_today
 from feedback.main import services
 from feedback.models import ORG_ROLES, Notification, Organisation, User
 from feedback.notifications.services import inbox, mark_read
@@ -36,7 +35,7 @@ def index() -> ResponseReturnValue:
     campaigns = []
     own = {}
     if user.has_role(*ORG_ROLES):
-        campaigns = open_for_organisation(user.organisation_id, date.today())
+        campaigns = open_for_organisation(user.organisation_id, china_today())
         own = services.own_submission_counts(user.organisation_id)
     return render_template(
         "main/index.html", user=user, summary=services.dashboard(user), campaigns=campaigns, own=own
@@ -67,17 +66,19 @@ def notifications() -> ResponseReturnValue:
     return render_template("main/notifications.html", items=items, action_form=ActionForm())
 
 
-@bp.route("/notifications/<int:notification_id>")
+@bp.route("/notifications/<int:notification_id>", methods=["POST"])
 def open_notification(notification_id: int) -> ResponseReturnValue:
     """Mark one notification read and follow its link (only the owner's notifications)."""
     user = acting_user()
+    if not ActionForm().validate_on_submit():
+        abort(400)
     item = db.session.get(Notification, notification_id)
     if item is None or item.user_id != user.id:
         abort(404)
     mark_read(user.id, notification_id)
     db.session.commit()
     target = item.link or url_for("main.notifications")
-    return redirect(target if is_safe_local_path(target) else "/")
+    return redirect(target if is_safe_local_path(target) else "/", 303)
 
 
 @bp.route("/language", methods=["POST"])

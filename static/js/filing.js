@@ -14,6 +14,10 @@
 
   function finished() {
     busy = false;
+    if (dirty && !stopped && !waiting) {
+      // Something changed while this save was on its way: save that too, soon.
+      window.setTimeout(save, 800);
+    }
     if (waiting) {
       // Submit now, with the version the autosave just returned (else it would look stale).
       waiting = false;
@@ -39,6 +43,11 @@
       method: "POST", body: data, credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
     }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (type.indexOf("application/json") !== 0) {
+        // An HTML answer means the session ended (timeout, logout elsewhere) or the form expired.
+        return { status: 401, body: { message: "登录已过期，本页不再自动保存。请先复制您填写的内容，再重新登录。" } };
+      }
       return response.json().then(function (body) { return { status: response.status, body: body }; });
     }).then(function (result) {
       if (result.status === 200) {
@@ -47,7 +56,7 @@
         form.setAttribute("action", result.body.edit_url);
         var time = new Date(result.body.saved_at);
         say("已自动保存 " + time.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" }));
-      } else if (result.status === 409) {
+      } else if (result.status === 409 || result.status === 401) {
         stopped = true;
         say(result.body.message);
         if (status) { status.classList.add("text-danger"); status.setAttribute("role", "alert"); }

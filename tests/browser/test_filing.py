@@ -98,7 +98,7 @@ def test_submitter_answers_a_return_and_resubmits(live_server: str, page: Page) 
     _login(page, live_server, "zhang@park.cn")
     expect(page.get_by_text("有 1 份材料被退回修改")).to_be_visible()
     page.get_by_role("link", name="通知").click()
-    page.get_by_role("link", name=re.compile("材料被退回修改")).click()
+    page.get_by_role("button", name=re.compile("材料被退回修改")).click()
     expect(page.get_by_role("status").get_by_text("请补充气体分析记录")).to_be_visible()
     page.get_by_role("link", name="修改并重新提交").click()
     description = page.get_by_label("问题描述")
@@ -175,3 +175,32 @@ def test_import_with_two_bad_rows_imports_nothing_until_fixed(
     expect(page.get_by_role("heading", name="导入完成")).to_be_visible()
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 12
+
+
+def test_autosaved_draft_survives_a_browser_crash(live_server: str, page: Page) -> None:
+    seed_taxonomy()
+    make_user(Role.SUBMITTER, email="zhang@park.cn")
+    db.session.commit()
+    _login(page, live_server, "zhang@park.cn")
+    page.goto(f"{live_server}/submissions/new?kind=problem")
+    page.get_by_label("标题").fill("夜间巡检发现的罐区问题")
+    page.get_by_label("问题描述").fill(
+        "晚上十一点巡检时发现罐区可燃气体报警器有两处离线，尚未恢复。"
+    )
+    with page.expect_response(
+        lambda r: (
+            "/submissions/autosave" in r.url
+            and r.ok
+            and "尚未恢复" in (r.request.post_data_buffer or b"").decode("utf-8", "replace")
+        )
+    ):
+        page.get_by_label("标题").focus()  # leaving the text area triggers the autosave
+    expect(page.locator("#autosave-status")).to_contain_text("已自动保存")
+    page.context.clear_cookies()  # the browser crashed; she logs in again later
+    _login(page, live_server, "zhang@park.cn")
+    page.get_by_role("link", name="本单位填报").first.click()
+    page.get_by_role("link", name="夜间巡检发现的罐区问题").click()
+    page.get_by_role("link", name="继续编辑").click()
+    expect(page.get_by_label("问题描述")).to_have_value(
+        "晚上十一点巡检时发现罐区可燃气体报警器有两处离线，尚未恢复。"
+    )

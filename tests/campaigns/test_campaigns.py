@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -13,8 +13,9 @@ from feedback.campaigns import services
 from feedback.extensions import db
 from feedback.filing import services as filing
 from feedback.filing.kinds import Kind
+from feedback.formatting import china_today
 from feedback.models import Campaign, Notification, OrgKind, Role
-from tests.conftest import login, post_form
+from tests.conftest import csrf_token, login, post_form
 from tests.factories import PASSWORD, make_org, make_submission, make_user
 
 
@@ -22,8 +23,8 @@ def _campaign(compiler: object, **overrides: object) -> Campaign:
     data = services.CampaignInput(
         title="2026年第四季度《规划方案》实施情况报送",
         period="2026年第四季度",
-        opens_on=date.today() - timedelta(days=1),
-        due_on=date.today() + timedelta(days=14),
+        opens_on=china_today() - timedelta(days=1),
+        due_on=china_today() + timedelta(days=14),
         target_mode="parks_in_province",
         province_code="320000",
     )
@@ -79,8 +80,8 @@ def test_reminder_reaches_only_those_who_have_not_filed(client: FlaskClient) -> 
     campaign = _campaign(compiler)
     make_submission(filed_user, submit=True, campaign_id=campaign.id)
     login(client, compiler.email, PASSWORD)
-    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
-    assert silent_org.name in page and "未报送" in page
+    page = client.get(f"/campaigns/{campaign.id}?state=not_filed").get_data(as_text=True)
+    assert silent_org.name in page and filed_org.name not in page
     response = post_form(
         client, f"/campaigns/{campaign.id}/remind", {}, page=f"/campaigns/{campaign.id}"
     )
@@ -122,7 +123,11 @@ def test_reminder_email_when_smtp_is_configured(
     park = make_org(region_code="320500")
     make_user(org=park, email="zhang@park.cn")
     campaign = _campaign(make_user(Role.COMPILER))
-    assert services.remind(make_user(Role.REVIEWER), campaign) == 1
+    reminder = services.remind(make_user(Role.REVIEWER), campaign)
+    assert reminder.organisations == 1
+    assert sent == []  # nothing leaves before the commit
+    db.session.commit()
+    reminder.send_mail()
     assert sent == ["zhang@park.cn"]
 
 
@@ -176,9 +181,14 @@ def test_notifications_are_private_and_marked_read(app: Flask) -> None:
     mine = db.session.scalars(select(Notification).where(Notification.user_id == officer.id)).one()
     client = app.test_client()
     login(client, other.email, PASSWORD)
-    assert client.get(f"/notifications/{mine.id}").status_code == 404
+    token = csrf_token(client, "/notifications")
+    assert client.post(f"/notifications/{mine.id}", data={"csrf_token": token}).status_code == 404
     login(own := app.test_client(), officer.email, PASSWORD)
     assert 'aria-label="1 条未读"' in own.get("/").get_data(as_text=True)
-    own.get(f"/notifications/{mine.id}")
+    assert own.get(f"/notifications/{mine.id}").status_code == 405  # reading never changes state
+    opened = own.post(
+        f"/notifications/{mine.id}", data={"csrf_token": csrf_token(own, "/notifications")}
+    )
+    assert opened.status_code == 303 and "/submissions/new?campaign=" in opened.headers["Location"]
     db.session.expire_all()
     assert mine.read_at is not None

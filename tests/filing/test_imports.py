@@ -116,6 +116,10 @@ def test_someone_elses_batch_is_404(client: FlaskClient) -> None:
     other = client.application.test_client()
     login(other, intruder.email, PASSWORD)
     assert other.get(location).status_code == 404
+    token = csrf_token(other, "/submissions/import/")
+    confirm = other.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    assert confirm.status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
 
 
 def test_not_an_xlsx_is_refused_clearly(client: FlaskClient) -> None:

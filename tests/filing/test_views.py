@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from feedback.extensions import db
-from feedback.models import Attachment, Event, Role, Status, Submission
+from feedback.formatting import china_today
+from feedback.models import Attachment, Role, Status, Submission
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
 
@@ -318,10 +319,14 @@ def test_withdraw_then_illegal_second_withdraw_is_409(client: FlaskClient) -> No
     submission = make_submission(author, submit=True)
     token = csrf_token(client, f"/submissions/{submission.id}")
     first = client.post(f"/submissions/{submission.id}/withdraw", data={"csrf_token": token})
-    again = client.post(f"/submissions/{submission.id}/withdraw", data={"csrf_token": token})
-    assert first.status_code == 303 and again.status_code == 409
+    again = client.post(
+        f"/submissions/{submission.id}/withdraw", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert first.status_code == 303
+    assert "不能执行“撤回”" in again.get_data(as_text=True)  # refused, and said why
     db.session.expire_all()
     assert submission.status == Status.WITHDRAWN
+    assert [e.action for e in submission.events].count("withdraw") == 1
 
 
 def test_returned_submission_shows_the_reason_and_a_call_to_action(client: FlaskClient) -> None:
@@ -354,8 +359,9 @@ def test_history_lists_every_event(client: FlaskClient) -> None:
     author = _logged_in(client)
     submission = make_submission(author, submit=True)
     page = client.get(f"/submissions/{submission.id}").get_data(as_text=True)
-    events = db.session.scalars(select(Event).where(Event.submission_id == submission.id)).all()
-    assert len(events) == 2 and "创建草稿" in page and "提交" in page
+    history = page[page.index('class="list-group list-group-numbered history"') :]
+    items = re.findall(r'<span class="fw-semibold">([^<]+)</span>', history)
+    assert items == ["创建草稿", "提交"]
 
 
 def test_org_approver_approves_through_the_page(app: Flask) -> None:
@@ -376,3 +382,197 @@ def test_org_approver_approves_through_the_page(app: Flask) -> None:
     assert response.status_code == 303
     db.session.expire_all()
     assert submission.status == Status.SUBMITTED
+
+
+def test_edit_after_a_colleague_submitted_keeps_the_text(client: FlaskClient) -> None:
+    author = _logged_in(client)
+    submission = make_submission(author)
+    page = f"/submissions/{submission.id}/edit"
+    data = _form(client, page, version=str(submission.version), title="我在另一个页面写的新标题")
+    from feedback.filing import services
+
+    services.submit(author, submission)  # a colleague submitted it meanwhile
+    db.session.commit()
+    response = client.post(page, data=data)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "我在另一个页面写的新标题" in body and "不能再修改" in body
+
+
+def test_autosave_retry_without_an_id_still_saves_the_text(client: FlaskClient) -> None:
+    _logged_in(client)
+    token = csrf_token(client, "/submissions/new?kind=problem")
+    base = {
+        "csrf_token": token,
+        "kind": "problem",
+        "idempotency_key": "lost-answer",
+        "submission_id": "",
+        "version": "",
+    }
+    client.post("/submissions/autosave", data={**base, "title": "第一次自动保存"})
+    # The answer was lost: the page still has no id and sends newer text.
+    retry = client.post("/submissions/autosave", data={**base, "title": "后来写的内容"})
+    assert retry.status_code == 200
+    db.session.expire_all()
+    assert db.session.scalars(select(Submission)).one().title == "后来写的内容"
+
+
+def test_junk_version_is_a_conflict_not_a_crash(client: FlaskClient) -> None:
+    author = _logged_in(client)
+    submission = make_submission(author)
+    page = f"/submissions/{submission.id}/edit"
+    response = client.post(page, data=_form(client, page, version="abc", title="保留我的文字"))
+    assert response.status_code == 409 and "保留我的文字" in response.get_data(as_text=True)
+
+
+def test_autosave_refuses_a_campaign_that_does_not_ask_the_organisation(
+    client: FlaskClient,
+) -> None:
+    from datetime import timedelta
+
+    from feedback.campaigns import services as campaigns
+
+    _logged_in(client)
+    other_park = make_org(region_code="330200")
+    compiler = make_user(Role.COMPILER)
+    campaign = campaigns.create_campaign(
+        compiler,
+        campaigns.CampaignInput(
+            title="浙江园区报送",
+            period="2026年第四季度",
+            opens_on=china_today(),
+            due_on=china_today() + timedelta(days=7),
+            target_mode="picked",
+            organisation_ids=[other_park.id],
+        ),
+    )
+    db.session.commit()
+    token = csrf_token(client, "/submissions/new?kind=problem")
+    response = client.post(
+        "/submissions/autosave",
+        data={
+            "csrf_token": token,
+            "kind": "problem",
+            "idempotency_key": "k1",
+            "title": "x",
+            "campaign_id": str(campaign.id),
+            "submission_id": "",
+            "version": "",
+        },
+    )
+    assert response.status_code == 422
+    bogus = client.post(
+        "/submissions/autosave",
+        data={
+            "csrf_token": token,
+            "kind": "problem",
+            "idempotency_key": "k2",
+            "title": "x",
+            "sensitivity": "bogus",
+            "submission_id": "",
+            "version": "",
+        },
+    )
+    assert bogus.status_code == 422
+
+
+def test_sent_attachment_cannot_be_deleted_after_a_return(client: FlaskClient) -> None:
+    from feedback.filing import services
+
+    author = _logged_in(client)
+    data = _form(
+        client,
+        "/submissions/new?kind=problem",
+        attachments=[(io.BytesIO(PDF), PDF_NAME)],
+        action="submit",
+    )
+    client.post("/submissions/new/problem", data=data, content_type="multipart/form-data")
+    submission = db.session.scalars(select(Submission)).one()
+    staff = make_user(Role.REVIEWER)
+    services.decide(staff, submission, "start_review")
+    services.decide(staff, submission, "return", "请补充")
+    db.session.commit()
+    attachment = submission.attachments[0]
+    token = csrf_token(client, f"/submissions/{submission.id}/edit")
+    response = client.post(
+        f"/submissions/{submission.id}/attachments/{attachment.id}/delete",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "不能删除" in response.get_data(as_text=True)
+    assert len(_upload_files(client.application)) == 1
+    assert author.id
+
+
+def test_staff_see_what_was_sent_not_the_organisations_work_in_progress(app: Flask) -> None:
+    from feedback.filing import services
+    from tests.factories import problem_input
+
+    org = make_org(requires_approval=True)
+    author = make_user(org=org)
+    approver = make_user(Role.ORG_APPROVER, org=org)
+    submission = make_submission(author, submit=True)
+    services.return_internally(approver, submission, "内部意见：数据口径不对")
+    services.submit(author, submission)
+    services.approve(approver, submission)
+    staff = make_user(Role.REVIEWER)
+    services.decide(staff, submission, "start_review")
+    services.decide(staff, submission, "return", "请补充气体分析记录")
+    services.update_draft(
+        author,
+        submission,
+        problem_input(summary="尚未完成的修改：这段话还在写"),
+        submission.version,
+    )
+    db.session.commit()
+    client = app.test_client()
+    login(client, staff.email, PASSWORD)
+    page = client.get(f"/submissions/{submission.id}").get_data(as_text=True)
+    assert "内部意见" not in page  # the internal approval step stays inside the organisation
+    assert "尚未完成的修改" not in page  # work in progress stays with the organisation
+    assert "最近一次报送的内容" in page
+    numbers = [r.number for r in services.revisions(submission)]
+    assert numbers == [1]  # only what reached the federation is kept as a revision
+    assert client.get(f"/submissions/{submission.id}/revisions/1").status_code == 200
+
+
+def test_refused_action_is_a_page_in_chinese_not_a_bare_redirect(client: FlaskClient) -> None:
+    author = _logged_in(client)
+    submission = make_submission(author)
+    token = csrf_token(client, f"/submissions/{submission.id}")
+    response = client.post(f"/submissions/{submission.id}/approve", data={"csrf_token": token})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "权限" in page or "不能执行" in page
+
+
+def test_concurrent_double_submit_creates_one_submission(app: Flask) -> None:
+    """Two copies of one form at the same moment: one row, both answers point to it."""
+    import threading
+
+    user = make_user()
+    plan_item("S3")
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        login(client, user.email, PASSWORD)
+    forms = [
+        _form(c, "/submissions/new?kind=problem", idempotency_key="same-form-key", action="submit")
+        for c in clients
+    ]
+    results: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def send(index: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            results[index] = clients[index].post("/submissions/new/problem", data=forms[index])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in results] == [303, 303]
+    assert results[0].headers["Location"] == results[1].headers["Location"]
+    db.session.commit()  # read after both requests, not from an older snapshot
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
