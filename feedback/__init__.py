@@ -43,7 +43,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from feedback import database, formatting, labels, security
+    from feedback import database, formatting, labels, search, security
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
     from feedback.extensions import babel, csrf, db, limiter, migrate
@@ -55,6 +55,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login(app)
     security.init_security(app)
+    # Keeps the Chinese search index in step with every ORM write, in this process.
+    search.install(app)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:
@@ -80,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     from feedback.filing.imports import bp as imports_bp
     from feedback.filing.views import bp as filing_bp
     from feedback.main.views import bp as main_bp
+    from feedback.review.views import bp as review_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -87,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(filing_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(campaigns_bp)
+    app.register_blueprint(review_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -40,7 +40,12 @@ def init_formatting(app: Flask) -> None:
 
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["filesize"] = filesize
+    from feedback.codes.regions import provinces
+    from feedback.search import highlight
+
     app.jinja_env.globals.update(
+        highlight=highlight,
+        provinces=[(p.code, p.name) for p in provinces() if p.code < "700000"],
         kinds=KINDS,
         status_labels=STATUS_LABELS,
         action_labels=ACTION_LABELS,

@@ -47,6 +47,16 @@ def get_metadata():
     return target_db.metadata
 
 
+# The Chinese search index is built by raw SQL per database (feedback/search.py), not by the
+# models: autogenerate must neither create nor drop it.
+SEARCH_INDEX_TABLES = ("submission_fts", "submission_search")
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave the search index's own tables out of autogenerate."""
+    return not (type_ == "table" and name and name.startswith(SEARCH_INDEX_TABLES))
+
+
 def render_item(type_, obj, autogen_context):
     """Render the app's UTCDateTime as the plain DateTime it stores (migrations import no app code)."""
     from feedback.models.base import UTCDateTime
@@ -95,16 +105,25 @@ def run_migrations_online():
 
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode recreates tables; with foreign keys on, dropping the old table would
+            # cascade-delete every child row. The pragma only works outside a transaction, so
+            # it goes to the driver connection before SQLAlchemy begins one.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

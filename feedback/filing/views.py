@@ -378,6 +378,8 @@ def detail(submission_id: int) -> ResponseReturnValue:
     submission = _visible_or_404(submission_id)
     user = acting_user()
     own = user.organisation_id == submission.organisation_id
+    if not own and user.is_staff:
+        return redirect(url_for("review.detail", submission_id=submission.id))
     kept = services.revisions(submission)
     events = list(submission.events)
     if not own:

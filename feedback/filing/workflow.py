@@ -76,6 +76,10 @@ ACTION_LABELS: dict[str, LazyString] = {
     "accept": _l("采用"),
     "reject": _l("不予采用"),
     "report": _l("已报送应急管理部"),
+    "assigned": _l("分配审核人"),
+    "staff_edit": _l("审核人员修改要点、条目或标签"),
+    "message": _l("联合会留言"),
+    "tagged": _l("添加标签"),
     "attachment_added": _l("添加附件"),
     "attachment_removed": _l("删除附件"),
 }

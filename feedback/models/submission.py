@@ -87,6 +87,7 @@ class Submission(Base):
         Index("ix_submission_org_status_updated", "organisation_id", "status", "updated_at"),
         Index("ix_submission_status_kind_submitted", "status", "kind", "submitted_at", "id"),
         Index("ix_submission_campaign_org", "campaign_id", "organisation_id"),
+        Index("ix_submission_assignee_status", "assignee_id", "status", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,13 +112,18 @@ class Submission(Base):
     idempotency_key: Mapped[str] = mapped_column(String(36))
     revision: Mapped[int] = mapped_column(Integer, default=0)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Review (federation staff only).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # 0 normal, 1 high, 2 urgent
+    abstract: Mapped[str | None] = mapped_column(Text)  # 提炼要点, used by the workbook
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
-    author: Mapped[User] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     plan_items: Mapped[list[PlanItem]] = relationship(
         secondary=submission_plan_item, order_by=PlanItem.sort_order
     )
@@ -219,3 +225,33 @@ class Attachment(Base):
     @property
     def organisation_id(self) -> int:
         return self.submission.organisation_id
+
+
+class Comment(Base):
+    """A note on a submission: ``internal`` (federation staff only) or ``to_submitter``."""
+
+    __tablename__ = "submission_comment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    visibility: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
+class SavedView(Base):
+    """A reviewer's named queue filter (the query string of the queue page)."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from feedback.extensions import db
+from tests.factories import PASSWORD
 
 CHROMIUM = os.environ.get("FEEDBACK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,3 +70,12 @@ def phone(browser: Browser) -> Iterator[Page]:
     tab.set_default_timeout(15_000)
     yield tab
     context.close()
+
+
+def log_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Log in through the form and wait for the dashboard."""
+    page.goto(f"{base}/auth/login")
+    page.get_by_label("邮箱").fill(email)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="工作台")).to_be_visible()

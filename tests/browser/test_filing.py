@@ -14,19 +14,12 @@ from sqlalchemy import func, select
 from feedback.extensions import db
 from feedback.filing import services
 from feedback.models import Role, Status, Submission
-from tests.factories import PASSWORD, make_org, make_user, seed_taxonomy
+from tests.browser.conftest import log_in
+from tests.factories import make_org, make_user, seed_taxonomy
 
 pytestmark = pytest.mark.browser
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PDF_NAME = "园区特殊作业专项检查报告（2026年11月）.pdf"
-
-
-def _login(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/auth/login")
-    page.get_by_label("邮箱").fill(email)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("heading", name="工作台")).to_be_visible()
 
 
 def _logout(page: Page) -> None:
@@ -46,7 +39,7 @@ def test_park_files_a_problem_draft_reload_submit_then_approver_approves(
     pdf = tmp_path / PDF_NAME
     pdf.write_bytes(PDF)
 
-    _login(page, live_server, "zhang@park.cn")
+    log_in(page, live_server, "zhang@park.cn")
     page.get_by_role("link", name="新建材料").first.click()
     page.get_by_role("link", name=re.compile("发现问题")).click()
     page.get_by_label("标题").fill("承包商动火作业票证管理不规范")
@@ -70,7 +63,7 @@ def test_park_files_a_problem_draft_reload_submit_then_approver_approves(
     expect(page.locator(".badge", has_text="待单位审核")).to_be_visible()
     _logout(page)
 
-    _login(page, live_server, "director@park.cn")
+    log_in(page, live_server, "director@park.cn")
     expect(page.get_by_text("有 1 份材料等待您审核")).to_be_visible()
     page.get_by_role("link", name="去审核").click()
     page.get_by_role("link", name="承包商动火作业票证管理不规范").click()
@@ -95,7 +88,7 @@ def test_submitter_answers_a_return_and_resubmits(live_server: str, page: Page) 
     db.session.commit()
     submission_id = submission.id
 
-    _login(page, live_server, "zhang@park.cn")
+    log_in(page, live_server, "zhang@park.cn")
     expect(page.get_by_text("有 1 份材料被退回修改")).to_be_visible()
     page.get_by_role("link", name="通知").click()
     page.get_by_role("button", name=re.compile("材料被退回修改")).click()
@@ -133,7 +126,7 @@ def test_import_with_two_bad_rows_imports_nothing_until_fixed(
     seed_taxonomy()
     make_user(Role.SUBMITTER, email="zhang@park.cn")
     db.session.commit()
-    _login(page, live_server, "zhang@park.cn")
+    log_in(page, live_server, "zhang@park.cn")
     page.goto(f"{live_server}/submissions/import/")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="发现问题").click()
@@ -181,7 +174,7 @@ def test_autosaved_draft_survives_a_browser_crash(live_server: str, page: Page) 
     seed_taxonomy()
     make_user(Role.SUBMITTER, email="zhang@park.cn")
     db.session.commit()
-    _login(page, live_server, "zhang@park.cn")
+    log_in(page, live_server, "zhang@park.cn")
     page.goto(f"{live_server}/submissions/new?kind=problem")
     page.get_by_label("标题").fill("夜间巡检发现的罐区问题")
     page.get_by_label("问题描述").fill(
@@ -197,7 +190,7 @@ def test_autosaved_draft_survives_a_browser_crash(live_server: str, page: Page) 
         page.get_by_label("标题").focus()  # leaving the text area triggers the autosave
     expect(page.locator("#autosave-status")).to_contain_text("已自动保存")
     page.context.clear_cookies()  # the browser crashed; she logs in again later
-    _login(page, live_server, "zhang@park.cn")
+    log_in(page, live_server, "zhang@park.cn")
     page.get_by_role("link", name="本单位填报").first.click()
     page.get_by_role("link", name="夜间巡检发现的罐区问题").click()
     page.get_by_role("link", name="继续编辑").click()

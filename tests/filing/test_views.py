@@ -527,7 +527,7 @@ def test_staff_see_what_was_sent_not_the_organisations_work_in_progress(app: Fla
     db.session.commit()
     client = app.test_client()
     login(client, staff.email, PASSWORD)
-    page = client.get(f"/submissions/{submission.id}").get_data(as_text=True)
+    page = client.get(f"/submissions/{submission.id}", follow_redirects=True).get_data(as_text=True)
     assert "内部意见" not in page  # the internal approval step stays inside the organisation
     assert "尚未完成的修改" not in page  # work in progress stays with the organisation
     assert "最近一次报送的内容" in page

@@ -1,0 +1,1 @@
+"""The review workbench: the queue, decisions, assignment, tags, comments, bulk actions."""

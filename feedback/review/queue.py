@@ -1,0 +1,225 @@
+"""The review queue: filters from the URL, status tabs, keyset pagination, Chinese search."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from werkzeug.datastructures import MultiDict
+
+from feedback import search
+from feedback.extensions import db
+from feedback.filing.kinds import Kind
+from feedback.filing.services import visible_submissions
+from feedback.formatting import CHINA
+from feedback.models import (
+    RECEIVED,
+    Attachment,
+    Organisation,
+    OrgKind,
+    PlanItem,
+    Status,
+    Submission,
+    Tag,
+    User,
+    submission_plan_item,
+    submission_tag,
+)
+
+PAGE_SIZE = 25
+FILTER_KEYS = ("status", "kind", "org", "org_kind", "province", "plan", "tag", "campaign",
+               "assignee", "from", "to", "attachments", "q", "sort")  # fmt: skip
+
+
+@dataclass
+class QueueFilters:
+    """The queue's filters, as they appear in the URL (shareable and bookmarkable)."""
+
+    status: str = ""
+    kind: str = ""
+    org: int | None = None
+    org_kind: str = ""
+    province: str = ""
+    plan: str = ""
+    tag: int | None = None
+    campaign: int | None = None
+    assignee: str = ""  # "mine", "unassigned" or a user id
+    date_from: date | None = None
+    date_to: date | None = None
+    attachments: bool = False
+    q: str = ""
+    sort: str = "newest"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str]) -> QueueFilters:
+        """Parse request arguments; anything malformed is ignored, never an error."""
+
+        def number(name: str) -> int | None:
+            raw = args.get(name, "")
+            return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(args.get(name, ""))
+            except ValueError:
+                return None
+
+        return cls(
+            status=args.get("status", "") if args.get("status", "") in set(Status) else "",
+            kind=args.get("kind", "") if args.get("kind", "") in set(Kind) else "",
+            org=number("org"),
+            org_kind=args.get("org_kind", "") if args.get("org_kind", "") in set(OrgKind) else "",
+            province=args.get("province", "")[:6] if args.get("province", "").isdigit() else "",
+            plan=args.get("plan", "")[:20].strip().upper(),
+            tag=number("tag"),
+            campaign=number("campaign"),
+            assignee=args.get("assignee", "")[:10],
+            date_from=day("from"),
+            date_to=day("to"),
+            attachments=args.get("attachments") == "1",
+            q=" ".join(args.get("q", "").split())[:50],
+            sort="oldest" if args.get("sort") == "oldest" else "newest",
+        )
+
+    def to_args(self, **changes: Any) -> dict[str, str]:
+        """The filters as URL arguments (empty ones left out), with ``changes`` applied."""
+        values: dict[str, Any] = {
+            "status": self.status, "kind": self.kind, "org": self.org, "org_kind": self.org_kind,
+            "province": self.province, "plan": self.plan, "tag": self.tag,
+            "campaign": self.campaign, "assignee": self.assignee,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "attachments": "1" if self.attachments else "", "q": self.q,
+            "sort": "" if self.sort == "newest" else self.sort,
+        }  # fmt: skip
+        values.update(changes)
+        return {k: str(v) for k, v in values.items() if v not in ("", None)}
+
+
+def _plan_subtree(code: str) -> ColumnElement[bool]:
+    # Codes are hierarchical: "S" covers S1…S6; "S3" covers S3.1, S3.2 …
+    below = f"{code}%" if len(code) == 1 else f"{code}.%"
+    return or_(PlanItem.code == code, PlanItem.code.like(below))
+
+
+def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -> list[Any]:
+    """SQL conditions for the filters (``with_status=False`` for the status tab counts)."""
+    where: list[Any] = []
+    if with_status and filters.status:
+        where.append(Submission.status == Status(filters.status))
+    if filters.kind:
+        where.append(Submission.kind == Kind(filters.kind))
+    if filters.org:
+        where.append(Submission.organisation_id == filters.org)
+    if filters.org_kind or filters.province:
+        orgs = select(Organisation.id)
+        if filters.org_kind:
+            orgs = orgs.where(Organisation.kind == OrgKind(filters.org_kind))
+        if filters.province:
+            orgs = orgs.where(Organisation.region_code.like(f"{filters.province[:2]}%"))
+        where.append(Submission.organisation_id.in_(orgs))
+    if filters.plan:
+        items = select(PlanItem.id).where(_plan_subtree(filters.plan))
+        where.append(
+            exists().where(
+                submission_plan_item.c.submission_id == Submission.id,
+                submission_plan_item.c.plan_item_id.in_(items),
+            )
+        )
+    if filters.tag:
+        where.append(
+            exists().where(
+                submission_tag.c.submission_id == Submission.id,
+                submission_tag.c.tag_id == filters.tag,
+            )
+        )
+    if filters.campaign:
+        where.append(Submission.campaign_id == filters.campaign)
+    if filters.assignee == "mine":
+        where.append(Submission.assignee_id == user.id)
+    elif filters.assignee == "unassigned":
+        where.append(Submission.assignee_id.is_(None))
+    elif filters.assignee.isdigit():
+        where.append(Submission.assignee_id == int(filters.assignee))
+    if filters.date_from:
+        start = datetime.combine(filters.date_from, time.min, CHINA).astimezone(UTC)
+        where.append(Submission.submitted_at >= start)
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time.min, CHINA)
+        where.append(Submission.submitted_at < end.astimezone(UTC))
+    if filters.attachments:
+        where.append(exists().where(Attachment.submission_id == Submission.id))
+    if filters.q:
+        where.append(search.matching(filters.q))
+    return where
+
+
+def filtered(filters: QueueFilters, user: User) -> Select[Any]:
+    """Every submission the user may review that matches the filters (unordered)."""
+    return visible_submissions(user).where(*conditions(filters, user))
+
+
+def status_counts(filters: QueueFilters, user: User) -> dict[Status, int]:
+    """How many match the other filters, per status (the tabs), in one query."""
+    base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
+    rows = db.session.execute(
+        base.with_only_columns(Submission.status, func.count())
+        .group_by(Submission.status)
+        .order_by(None)
+    ).all()
+    return {status: count for status, count in rows if status in RECEIVED}
+
+
+def _encode(moment: datetime | None, ident: int) -> str:
+    raw = json.dumps([moment.isoformat() if moment else None, ident])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime | None, int] | None:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        moment, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return (datetime.fromisoformat(moment) if moment else None, int(ident))
+    except (ValueError, TypeError):
+        return None
+
+
+@dataclass
+class QueuePage:
+    """One page of the queue and where the next one starts."""
+
+    rows: list[Submission]
+    total: int
+    next_cursor: str | None
+
+
+def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
+    """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id)."""
+    query = filtered(filters, user)
+    total = int(db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0)
+    newest = filters.sort != "oldest"
+    sent = Submission.submitted_at  # every received submission has one (set on first send)
+    order = (sent.desc(), Submission.id.desc()) if newest else (sent.asc(), Submission.id.asc())
+    position = _decode(cursor) if cursor else None
+    if position is not None and position[0] is not None:
+        moment, ident = position
+        if newest:
+            query = query.where(or_(sent < moment, and_(sent == moment, Submission.id < ident)))
+        else:
+            query = query.where(or_(sent > moment, and_(sent == moment, Submission.id > ident)))
+    rows = list(db.session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    last = rows[-1] if rows else None
+    next_cursor = _encode(last.submitted_at or last.created_at, last.id) if more and last else None
+    return QueuePage(rows, total, next_cursor)
+
+
+def tag_options() -> list[Tag]:
+    """Active tags for the filter and bulk-tag menus."""
+    return list(db.session.scalars(select(Tag).where(Tag.active).order_by(Tag.group_id, Tag.id)))

@@ -1,0 +1,276 @@
+"""The review workbench pages: the queue, a submission under review, bulk actions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from feedback.admin.forms import ActionForm
+from feedback.exceptions import Conflict, PermissionDenied, StaleVersion, ValidationFailed
+from feedback.extensions import db
+from feedback.filing import services as filing
+from feedback.filing import workflow
+from feedback.filing.choices import plan_item_choices, tag_choices
+from feedback.models import STAFF_ROLES, Organisation, Submission, Tag, User
+from feedback.review import queue, services
+from feedback.security import acting_user, require_roles
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+
+def _reviewable_or_404(submission_id: int) -> Submission:
+    submission = filing.get_visible(acting_user(), submission_id)
+    if submission is None:
+        abort(404)
+    return submission
+
+
+@bp.route("/")
+@require_roles(*STAFF_ROLES)
+def index() -> ResponseReturnValue:
+    """Every submission that reached the federation, filtered, with status tabs."""
+    user = acting_user()
+    filters = queue.QueueFilters.from_args(request.args)
+    result = queue.page(filters, user, request.args.get("after", "")[:200])
+    return render_template(
+        "review/queue.html",
+        filters=filters,
+        result=result,
+        counts=queue.status_counts(filters, user),
+        tags=queue.tag_options(),
+        plan_items=plan_item_choices(),
+        reviewers=services.reviewers(),
+        organisations=db.session.execute(
+            select(Organisation.id, Organisation.name).order_by(Organisation.name)
+        ).all(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/<int:submission_id>")
+@require_roles(*STAFF_ROLES)
+def detail(submission_id: int) -> ResponseReturnValue:
+    """A submission with every reviewer tool."""
+    submission = _reviewable_or_404(submission_id)
+    return _detail_page(submission)
+
+
+def _detail_page(submission: Submission, status: int = 200, **extra: object) -> ResponseReturnValue:
+    user = acting_user()
+    return render_template(
+        "review/detail.html",
+        submission=submission,
+        staff_view=filing.staff_view_of(submission),
+        events=[
+            e
+            for e in submission.events
+            if submission.submitted_at
+            and e.at >= submission.submitted_at
+            and e.action not in ("return_internal", "approve", "created")
+        ],
+        actions=workflow.allowed_actions(user, submission),
+        comments=services.comments(submission, internal=True),
+        reviewers=services.reviewers(),
+        plan_items=plan_item_choices(),
+        tags=tag_choices(),
+        action_form=ActionForm(),
+        **extra,
+    ), status
+
+
+@bp.route("/<int:submission_id>/assign", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def assign(submission_id: int) -> ResponseReturnValue:
+    """Claim (assignee=me), assign to a colleague, or unassign."""
+    submission = _reviewable_or_404(submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user = acting_user()
+    raw = request.form.get("assignee", "")
+    target = user if raw == "me" else (db.session.get(User, int(raw)) if raw.isdigit() else None)
+    try:
+        services.assign(user, submission, target)
+    except ValidationFailed as failure:
+        db.session.rollback()
+        flash(str(failure), "danger")
+    else:
+        db.session.commit()
+        flash(_("已分配给%(name)s。", name=target.name) if target else _("已取消分配。"), "success")
+    return redirect(
+        request.form.get("back") or url_for("review.detail", submission_id=submission_id), 303
+    )
+
+
+@bp.route("/<int:submission_id>/decide", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def decide(submission_id: int) -> ResponseReturnValue:
+    """start_review, return (note required), accept (note optional), reject (reason required)."""
+    submission = _reviewable_or_404(submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    action = request.form.get("action", "")
+    note = request.form.get("note", "")
+    try:
+        filing.decide(acting_user(), submission, action, note)
+        db.session.commit()
+    except ValidationFailed as failure:
+        db.session.rollback()
+        return _detail_page(
+            _reviewable_or_404(submission_id),
+            422,
+            decision_error=str(failure),
+            decision_note=note,
+            decision=action,
+        )
+    except (Conflict, PermissionDenied) as error:
+        db.session.rollback()
+        return _detail_page(
+            _reviewable_or_404(submission_id),
+            409,
+            decision_error=str(error),
+            decision_note=note,
+            decision=action,
+        )
+    messages = {
+        "start_review": _("已开始审核。"),
+        "return": _("已退回填报单位修改。"),
+        "accept": _("已采用。"),
+        "reject": _("已标记为不予采用。"),
+    }
+    flash(messages.get(action, _("已更新。")), "success")
+    return redirect(url_for("review.detail", submission_id=submission_id), 303)
+
+
+@bp.route("/<int:submission_id>/edit", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def edit(submission_id: int) -> ResponseReturnValue:
+    """Save the abstract, priority, plan items and tags (version-checked)."""
+    submission = _reviewable_or_404(submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    form = request.form
+    data = services.StaffEdit(
+        abstract=form.get("abstract", ""),
+        priority=int(form.get("priority", "0")) if form.get("priority", "0").isdigit() else -1,
+        plan_item_ids=[int(v) for v in form.getlist("plan_item_ids") if v.isdigit()],
+        tag_ids=[int(v) for v in form.getlist("tag_ids") if v.isdigit()],
+    )
+    version = form.get("version", "")
+    try:
+        services.edit(
+            acting_user(),
+            submission,
+            data,
+            int(version) if version.isdigit() and len(version) < 10 else -1,
+        )
+        db.session.commit()
+    except (StaleVersion, StaleDataError):
+        db.session.rollback()
+        return _detail_page(
+            _reviewable_or_404(submission_id),
+            409,
+            edit_error=_(
+                "这份材料已被他人修改，您的修改未保存。您填写的提炼要点仍在下方，请刷新后重新保存。"
+            ),
+            edit_draft=data,
+        )
+    except ValidationFailed as failure:
+        db.session.rollback()
+        return _detail_page(
+            _reviewable_or_404(submission_id), 422, edit_error=str(failure), edit_draft=data
+        )
+    flash(_("已保存。"), "success")
+    return redirect(url_for("review.detail", submission_id=submission_id), 303)
+
+
+@bp.route("/<int:submission_id>/comments", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def add_comment(submission_id: int) -> ResponseReturnValue:
+    """An internal note, or a message to the submitting organisation."""
+    submission = _reviewable_or_404(submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    body = request.form.get("body", "")
+    try:
+        services.comment(
+            acting_user(),
+            submission,
+            body,
+            to_submitter=request.form.get("visibility") == "to_submitter",
+        )
+        db.session.commit()
+    except ValidationFailed as failure:
+        db.session.rollback()
+        return _detail_page(
+            _reviewable_or_404(submission_id), 422, comment_error=str(failure), comment_body=body
+        )
+    flash(
+        _("已发送给填报单位。")
+        if request.form.get("visibility") == "to_submitter"
+        else _("内部备注已保存。"),
+        "success",
+    )
+    return redirect(url_for("review.detail", submission_id=submission_id), 303)
+
+
+@bp.route("/bulk", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def bulk() -> ResponseReturnValue:
+    """Confirm, then apply an action to the selected rows or to everything matching the filter."""
+    user = acting_user()
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    form = request.form
+    filters = queue.QueueFilters.from_args(form)
+    scope = form.get("scope", "selected")
+    action = form.get("action", "")
+    query = queue.filtered(filters, user)
+    if scope == "selected":
+        ids = [int(v) for v in form.getlist("ids") if v.isdigit()]
+        query = query.where(Submission.id.in_(ids))
+    targets = list(db.session.scalars(query.order_by(Submission.id)))
+    assignee_id = int(form["assignee_id"]) if form.get("assignee_id", "").isdigit() else None
+    tag_id = int(form["tag_id"]) if form.get("tag_id", "").isdigit() else None
+    confirmed = form.get("confirmed_count", "")
+    if not confirmed.isdigit():
+        # First step: show the exact count and ask for confirmation.
+        return render_template(
+            "review/bulk_confirm.html",
+            count=len(targets),
+            action=action,
+            scope=scope,
+            filters=filters,
+            ids=[s.id for s in targets] if scope == "selected" else [],
+            assignee=db.session.get(User, assignee_id) if assignee_id else None,
+            tag=db.session.get(Tag, tag_id) if tag_id else None,
+            action_form=ActionForm(),
+        )
+    try:
+        result = services.bulk(
+            user,
+            targets,
+            action,
+            expected_count=int(confirmed),
+            assignee=db.session.get(User, assignee_id) if assignee_id else None,
+            tag=db.session.get(Tag, tag_id) if tag_id else None,
+        )
+        db.session.commit()
+    except (StaleVersion, ValidationFailed) as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+    else:
+        flash(
+            _("已处理 %(n)d 份材料。", n=result.changed)
+            + (
+                _("另有 %(m)d 份无需或不能处理，已跳过。", m=result.skipped)
+                if result.skipped
+                else ""
+            ),
+            "success",
+        )
+    return redirect(f"{url_for('review.index')}?{urlencode(filters.to_args())}", 303)

@@ -1,0 +1,497 @@
+"""Chinese full-text search over submissions, on SQLite (FTS5) and PostgreSQL (tsvector).
+
+Every CJK character is indexed as a token of its own; Latin words and numbers are indexed as
+whole lowercase tokens. A query is searched as a phrase of the same tokens, so any Chinese
+substring is found, one- and two-character words included, straight from the index
+(PERFORMANCE.md §3: trigram indexes cannot answer queries shorter than three characters).
+
+- SQLite: the FTS5 table ``submission_fts`` (rowid = submission id) stores the pre-split text.
+- PostgreSQL: ``submission_search`` holds ``to_tsvector('simple', <pre-split text>)`` under a GIN
+  index and is queried with ``phraseto_tsquery``. A tsvector records positions only up to 16,383,
+  so a text longer than :data:`WINDOW_TOKENS` tokens is stored as several overlapping parts.
+
+A query is split on whitespace into terms; a submission matches when it contains every term
+(each term a phrase). Characters that are neither letters nor digits are not indexed, so
+punctuation in a query is ignored and a phrase may run across punctuation in the text.
+
+The index is kept in step with ORM writes by the session hooks of :func:`install`. Core
+inserts and bulk updates bypass the ORM: call :func:`reindex` after them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import Boolean, ColumnElement, String, bindparam, event, inspect, select, text, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, UOWTransaction, scoped_session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from feedback.models.submission import Attachment, Submission
+
+# Tables that live outside ``Base.metadata`` (created by migration 1a2b3c4d5e01), including the
+# shadow tables FTS5 creates for ``submission_fts``.
+SQLITE_TABLE = "submission_fts"
+POSTGRES_TABLE = "submission_search"
+FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
+SEARCH_TABLES = frozenset(
+    {POSTGRES_TABLE, SQLITE_TABLE, *(SQLITE_TABLE + s for s in FTS5_SHADOW_SUFFIXES)}
+)
+
+# Rows are read and written this many submissions at a time.
+CHUNK = 2_000
+# Tokens per PostgreSQL part, below the tsvector position limit of 16,383 with room to spare in
+# case the parser splits a token of ours in two.
+WINDOW_TOKENS = 15_000
+# A phrase is searched with at most this many tokens, and consecutive parts overlap by as
+# many, so that every phrase that is searched lies wholly inside one part.
+MAX_PHRASE_TOKENS = 64
+# At most this many whitespace-separated terms of a query are searched.
+MAX_TERMS = 8
+# Longer Latin "words" (hashes, base64 pasted into a text) are cut into tokens of this length:
+# PostgreSQL drops words longer than 2,047 bytes, and both databases must see the same tokens.
+MAX_WORD_CHARS = 100
+
+# Characters indexed one by one: CJK ideographs (with extensions and compatibility forms), kana,
+# bopomofo and Hangul. Punctuation inside these blocks (・, ゠, ゛) is left out on purpose.
+_CJK = (
+    "\u1100-\u11ff\u3005-\u3007\u3021-\u3029\u3038-\u303c\u3041-\u309a\u309d-\u309f"
+    "\u30a1-\u30fa\u30fc-\u30ff\u3105-\u312f\u3131-\u318e\u31a0-\u31bf\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff\uf900-\ufaff"
+    "\U00020000-\U0003ffff"
+)
+# A token: one CJK character, or a run of other letters and digits (at most MAX_WORD_CHARS; a
+# longer run goes on as a new token). One pass of the regex engine, with no per-character Python.
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]{{1,{MAX_WORD_CHARS}}}")
+
+
+def _tokens(text: str) -> list[str]:
+    """The index tokens of ``text``: CJK characters one by one, other words whole, lowercase."""
+    # NFKC folds full-width Latin and digits (ＨＡＺＯＰ, ２０２６) into ASCII, as people type both.
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def split_for_index(text: str) -> str:
+    """``text`` as space-separated index tokens.
+
+    "园区安全 HAZOP 2026年" → "园 区 安 全 hazop 2026 年".
+    """
+    return " ".join(_tokens(text))
+
+
+def _document(title: str, summary: str, sections_json: str, names: Iterable[str]) -> str:
+    """The searchable text of a submission from its stored column values."""
+    try:
+        sections = json.loads(sections_json or "{}")
+    except ValueError:
+        sections = sections_json  # not JSON: search the raw text rather than fail
+    section_texts = (
+        [str(value) for value in sections.values()]
+        if isinstance(sections, dict)
+        else [str(sections)]
+    )
+    return "\n".join(part for part in (title, summary, *section_texts, *names) if part)
+
+
+def document_text(submission: Submission) -> str:
+    """The text a submission is found by: title, summary, section texts and attachment names."""
+    return _document(
+        submission.title or "",
+        submission.summary or "",
+        submission.sections_json or "{}",
+        (attachment.original_name for attachment in submission.attachments),
+    )
+
+
+def _phrases(query: str) -> list[str]:
+    """The query's terms as pre-split phrases ("园区 安全" → ["园 区", "安 全"]), deduplicated."""
+    phrases: list[str] = []
+    for term in query.split()[:MAX_TERMS]:
+        tokens = _tokens(term)[:MAX_PHRASE_TOKENS]
+        phrase = " ".join(tokens)
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+    return phrases
+
+
+# -- matching ----------------------------------------------------------------------------------
+
+
+class _IndexMatch(ColumnElement[bool]):
+    """``submission.id IN (ids whose index rows contain every phrase)``, rendered per dialect.
+
+    The dialect is only known when the statement is compiled, so the condition is a construct of
+    its own; the phrases are bound parameters that take part in the statement cache key.
+    """
+
+    __visit_name__ = "feedback_search_match"
+    inherit_cache = True
+    type = Boolean()
+    # An IN is a truth value of its own: without this, SQLite would get "(… IN …) = 1", which
+    # hides the IN from the planner.
+    _is_implicitly_boolean = True
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's traversal protocol)
+        ("id_column", InternalTraversal.dp_clauseelement),
+        ("phrases", InternalTraversal.dp_clauseelement_tuple),
+    ]
+
+    def __init__(self, id_column: ColumnElement[int], phrases: Sequence[str]) -> None:
+        self.id_column = id_column
+        self.phrases: tuple[BindParameter[str], ...] = tuple(
+            bindparam(None, phrase, type_=String(), unique=True) for phrase in phrases
+        )
+
+
+@compiles(_IndexMatch, "sqlite")
+def _compile_sqlite(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    # Each phrase is wrapped in double quotes in SQL, not in Python, so that the bound values
+    # are the same on both databases; phrases hold only letters, digits and spaces, so no quote
+    # or FTS5 operator can reach the MATCH expression. Adjacent phrases mean AND in FTS5.
+    parts = " || '\" \"' || ".join(compiler.process(p, **kw) for p in element.phrases)
+    column = compiler.process(element.id_column, **kw)
+    # Only compiled fragments (a column, bound parameters) are interpolated.
+    return (
+        f"({column} IN (SELECT submission_fts.rowid FROM submission_fts "  # noqa: S608
+        f"WHERE submission_fts MATCH ('\"' || {parts} || '\"')))"
+    )
+
+
+@compiles(_IndexMatch, "postgresql")
+def _compile_postgresql(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    query = " && ".join(
+        f"phraseto_tsquery('simple', {compiler.process(p, **kw)})" for p in element.phrases
+    )
+    column = compiler.process(element.id_column, **kw)
+    # Only compiled fragments (a column, bound parameters) are interpolated.
+    return (
+        f"({column} IN (SELECT submission_search.submission_id FROM submission_search "  # noqa: S608
+        f"WHERE submission_search.document @@ ({query})))"
+    )
+
+
+@compiles(_IndexMatch)
+def _compile_other(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"no search index on {compiler.dialect.name}; use SQLite or PostgreSQL")
+
+
+def matching(query: str) -> ColumnElement[bool]:
+    """A condition on ``Submission.id``: the submission contains every term of ``query``.
+
+    Usable in any select (with other filters, counts, ordering). A query with nothing to search
+    (blank, or only punctuation) matches every submission.
+    """
+    phrases = _phrases(query)
+    if not phrases:
+        return true()
+    return _IndexMatch(Submission.__table__.c.id, phrases)
+
+
+# -- writing the index -------------------------------------------------------------------------
+
+
+def _windows(tokens: list[str]) -> list[str]:
+    """The PostgreSQL parts of a token list: overlapping windows within the position limit."""
+    if len(tokens) <= WINDOW_TOKENS:
+        return [" ".join(tokens)]
+    step = WINDOW_TOKENS - MAX_PHRASE_TOKENS
+    parts = []
+    for start in range(0, len(tokens), step):
+        parts.append(" ".join(tokens[start : start + WINDOW_TOKENS]))
+        if start + WINDOW_TOKENS >= len(tokens):
+            break
+    return parts
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def _read_documents(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """The searchable text of each of ``ids`` that exists, from the database."""
+    rows = connection.execute(
+        select(Submission.id, Submission.title, Submission.summary, Submission.sections_json)
+        .where(Submission.id.in_(ids))
+        .order_by(Submission.id)
+    ).all()
+    names: dict[int, list[str]] = {}
+    for submission_id, name in connection.execute(
+        select(Attachment.submission_id, Attachment.original_name)
+        .where(Attachment.submission_id.in_(ids))
+        .order_by(Attachment.submission_id, Attachment.id)
+    ):
+        names.setdefault(submission_id, []).append(name)
+    return {
+        sid: _document(title or "", summary or "", sections or "{}", names.get(sid, ()))
+        for sid, title, summary, sections in rows
+    }
+
+
+def _write(connection: Connection, ids: Sequence[int], *, replace: bool = True) -> int:
+    """Make the index rows of ``ids`` match the database (none for ids that no longer exist)."""
+    documents = _read_documents(connection, ids)
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        if replace:
+            connection.execute(
+                text("DELETE FROM submission_fts WHERE rowid IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": list(ids)},
+            )
+        if documents:
+            connection.execute(
+                text("INSERT INTO submission_fts (rowid, document) VALUES (:id, :document)"),
+                [{"id": sid, "document": split_for_index(doc)} for sid, doc in documents.items()],
+            )
+    elif dialect == "postgresql":
+        if replace:
+            connection.execute(
+                text("DELETE FROM submission_search WHERE submission_id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": list(ids)},
+            )
+        rows = [
+            {"id": sid, "part": part, "document": window}
+            for sid, doc in documents.items()
+            for part, window in enumerate(_windows(_tokens(doc)))
+        ]
+        if rows:
+            connection.execute(
+                text(
+                    "INSERT INTO submission_search (submission_id, part, document) "
+                    "VALUES (:id, :part, to_tsvector('simple', :document))"
+                ),
+                rows,
+            )
+    else:
+        raise NotImplementedError(f"no search index on {dialect}; use SQLite or PostgreSQL")
+    return len(documents)
+
+
+def _clear(connection: Connection) -> None:
+    """Remove every index row."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("DELETE FROM submission_fts"))
+    else:
+        connection.execute(text("DELETE FROM submission_search"))
+
+
+def reindex(
+    session: Session | scoped_session[Any], submission_ids: Iterable[int] | None = None
+) -> int:
+    """Rebuild the index rows of ``submission_ids`` (all submissions when None), in chunks.
+
+    Flushes first and runs in the session's transaction (the caller commits); returns how many
+    submissions were indexed. Ids of submissions that no longer exist lose their rows.
+    """
+    session.flush()
+    return reindex_connection(
+        session.connection(bind_arguments={"mapper": Submission}), submission_ids
+    )
+
+
+def reindex_connection(connection: Connection, submission_ids: Iterable[int] | None = None) -> int:
+    """:func:`reindex` on a bare connection (migrations have no session)."""
+    if submission_ids is not None:
+        ids = sorted(set(submission_ids))
+        return sum(_write(connection, chunk) for chunk in _chunks(ids))
+    _clear(connection)
+    count, last = 0, 0
+    while True:
+        chunk = connection.scalars(
+            select(Submission.id).where(Submission.id > last).order_by(Submission.id).limit(CHUNK)
+        ).all()
+        if not chunk:
+            break
+        count += _write(connection, chunk, replace=False)
+        last = chunk[-1]
+    if connection.dialect.name == "sqlite":
+        # Merge the b-tree segments written chunk by chunk: a smaller index and faster queries.
+        connection.execute(text("INSERT INTO submission_fts (submission_fts) VALUES ('optimize')"))
+    else:
+        # Fresh statistics so that the planner knows how selective the index is right away.
+        connection.execute(text("ANALYZE submission_search"))
+    return count
+
+
+# -- keeping the index in step with ORM writes --------------------------------------------------
+
+_TEXT_ATTRIBUTES = ("title", "summary", "sections_json")
+_PENDING = "feedback.search.pending"  # key in Session.info: submission ids to reindex
+
+
+def _pending(target: object) -> set[int] | None:
+    """The set of submission ids to reindex at the end of the flush that writes ``target``."""
+    session = inspect(target).session
+    if session is None:
+        return None
+    pending: set[int] = session.info.setdefault(_PENDING, set())
+    return pending
+
+
+def _submission_written(_mapper: object, _connection: object, target: Submission) -> None:
+    pending = _pending(target)
+    if pending is not None:
+        pending.add(target.id)
+
+
+def _submission_updated(_mapper: object, _connection: object, target: Submission) -> None:
+    # Most updates are status changes and version bumps: only a changed text is reindexed.
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in _TEXT_ATTRIBUTES):
+        _submission_written(_mapper, _connection, target)
+
+
+def _submission_deleted(_mapper: object, _connection: object, target: Submission) -> None:
+    identity = inspect(target).identity
+    pending = _pending(target)
+    if pending is not None and identity:
+        pending.add(int(identity[0]))
+
+
+def _attachment_written(_mapper: object, _connection: object, target: Attachment) -> None:
+    pending = _pending(target)
+    if pending is None:
+        return
+    # Old and new submission, from the foreign key and from the relationship, without loading
+    # anything: a removed (orphaned) attachment only shows its old parent in the relationship.
+    state = inspect(target)
+    key = state.attrs.submission_id.history
+    pending.update(sid for sid in (*key.added, *key.unchanged, *key.deleted) if sid)
+    parent = state.attrs.submission.history
+    for submission in (*parent.added, *parent.unchanged, *parent.deleted):
+        identity = inspect(submission).identity if submission is not None else None
+        if identity:
+            pending.add(int(identity[0]))
+
+
+def _attachment_updated(_mapper: object, _connection: object, target: Attachment) -> None:
+    # Only a new name, or a move to another submission, changes what is found.
+    state = inspect(target)
+    if (
+        state.attrs.original_name.history.has_changes()
+        or state.attrs.submission_id.history.has_changes()
+        or state.attrs.submission.history.has_changes()
+    ):
+        _attachment_written(_mapper, _connection, target)
+
+
+def _before_flush(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    # An attachment renamed or deleted after its attributes expired (after a commit) must still
+    # tell which submission to reindex: load its foreign key now, while its row is unchanged.
+    for instance in (*session.dirty, *session.deleted):
+        if isinstance(instance, Attachment) and "submission_id" not in instance.__dict__:
+            _ = instance.submission_id
+
+
+def _after_flush(session: Session, _context: UOWTransaction) -> None:
+    # Written on the flush's own connection: the index rows commit or roll back with the data.
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        connection = session.connection(bind_arguments={"mapper": Submission})
+        for chunk in _chunks(sorted(ids)):
+            _write(connection, chunk)
+
+
+def _after_rollback(session: Session, _previous: object) -> None:
+    # A failed flush may have left ids behind; what was rolled back needs no reindexing.
+    session.info.pop(_PENDING, None)
+
+
+_HOOKS: tuple[tuple[Any, str, Any], ...] = (
+    (Submission, "after_insert", _submission_written),
+    (Submission, "after_update", _submission_updated),
+    (Submission, "after_delete", _submission_deleted),
+    (Attachment, "after_insert", _attachment_written),
+    (Attachment, "after_update", _attachment_updated),
+    (Attachment, "after_delete", _attachment_written),
+    (Session, "before_flush", _before_flush),
+    (Session, "after_flush", _after_flush),
+    (Session, "after_soft_rollback", _after_rollback),
+)
+
+
+def install(app_or_none: object = None) -> None:
+    """Keep the index in step with every ORM flush, in every session of this process.
+
+    Mapper events note which submissions a flush inserts, changes the text of, or deletes
+    (directly, or through an attachment added, renamed, moved or removed); at the end of the
+    flush their index rows are rewritten from the database in the same transaction.
+
+    Idempotent. ``app_or_none`` is accepted so that the call reads like an extension's
+    ``init_app``; the hooks do not depend on it, as each flush finds its dialect from its own
+    connection.
+    """
+    for target, name, function in _HOOKS:
+        if not event.contains(target, name, function):
+            event.listen(target, name, function)
+
+
+def uninstall() -> None:
+    """Remove the hooks of :func:`install` (for tests that must run without them)."""
+    for target, name, function in _HOOKS:
+        if event.contains(target, name, function):
+            event.remove(target, name, function)
+
+
+def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Alembic ``include_name`` filter: leave the search tables (not in the models) alone."""
+    return not (type_ == "table" and name in SEARCH_TABLES)
+
+
+# -- showing hits ------------------------------------------------------------------------------
+
+
+def _hit_pattern(query: str) -> re.Pattern[str] | None:
+    terms = sorted({t for t in query.split()[:MAX_TERMS]}, key=len, reverse=True)
+    if not terms:
+        return None
+    # Longest first, so that of overlapping terms the longer one is marked.
+    return re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+
+
+def _marked(text: str, pattern: re.Pattern[str] | None) -> Markup:
+    """``text`` escaped piece by piece, with every match of ``pattern`` in <mark>."""
+    if pattern is None:
+        return escape(text)
+    # The raw text is only ever cut into pieces; every piece goes through escape() before it
+    # meets markup, so nothing in the text (or the query) can open a tag or an entity.
+    pieces: list[str] = []
+    position = 0
+    for hit in pattern.finditer(text):
+        pieces.append(escape(text[position : hit.start()]))
+        pieces.append(Markup("<mark>%s</mark>") % hit.group())
+        position = hit.end()
+    pieces.append(escape(text[position:]))
+    return Markup("").join(pieces)
+
+
+def highlight(text: str, query: str, *, context: int | None = None) -> Markup:
+    """HTML-escaped ``text`` with every case-insensitive occurrence of a query term in <mark>.
+
+    With ``context=N``, only ±N characters around the first hit (the first 2N characters when
+    nothing matches), with "…" where text was cut.
+    """
+    pattern = _hit_pattern(query)
+    if context is None:
+        return _marked(text, pattern)
+    first = pattern.search(text) if pattern else None
+    if first is None:
+        start, end = 0, min(len(text), 2 * context)  # as long as a snippet around a hit
+    else:
+        start, end = max(0, first.start() - context), min(len(text), first.end() + context)
+    snippet = _marked(text[start:end], pattern)
+    return Markup("").join(
+        [Markup("…") if start > 0 else "", snippet, Markup("…") if end < len(text) else ""]
+    )

@@ -1,0 +1,82 @@
+"""The reviewer's day in the browser (JOURNEYS.md, 李处长)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from feedback.extensions import db
+from feedback.models import Role, Status, Submission, Tag
+from tests.browser.conftest import log_in
+from tests.factories import make_org, make_submission, make_user, seed_taxonomy
+
+pytestmark = pytest.mark.browser
+
+
+def test_search_assign_return_and_the_submitter_sees_it(live_server: str, page: Page) -> None:
+    seed_taxonomy()
+    officer = make_user(Role.SUBMITTER, email="zhang@park.cn", name="张工")
+    make_user(Role.REVIEWER, email="li@cpcif.cn", name="李处长")
+    make_submission(
+        officer,
+        submit=True,
+        title="危化品运输车辆停车场严重不足",
+        summary="园区周边缺少危化品车辆专用停车场。",
+    )
+    make_submission(officer, submit=True, title="承包商作业票证填写不规范")
+    db.session.commit()
+
+    log_in(page, live_server, "li@cpcif.cn")
+    page.get_by_role("link", name="审核工作台").click()
+    page.get_by_label(re.compile("全文搜索")).fill("停车")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator("mark", has_text="停车").first).to_be_visible()
+    expect(page.get_by_text("承包商作业票证填写不规范")).to_have_count(0)
+    page.get_by_role("link", name=re.compile("危化品运输车辆")).click()
+    page.get_by_role("button", name="由我审核").click()
+    expect(page.get_by_role("heading", name="审核人：李处长")).to_be_visible()
+    page.get_by_role("button", name="开始审核").click()
+    page.get_by_label(re.compile("说明")).fill("请补充停车场缺口的车辆数量测算")
+    page.get_by_role("button", name="退回修改").click()
+    expect(page.get_by_text("已退回填报单位修改")).to_be_visible()
+    page.get_by_role("button", name="退出").click()
+
+    log_in(page, live_server, "zhang@park.cn")
+    page.get_by_role("link", name="查看并修改").click()
+    page.get_by_role("link", name="危化品运输车辆停车场严重不足").click()
+    expect(page.get_by_role("status").get_by_text("请补充停车场缺口的车辆数量测算")).to_be_visible()
+
+
+def test_bulk_tag_a_filtered_set_of_thirty(live_server: str, page: Page) -> None:
+    seed_taxonomy()
+    jiangsu = make_user(Role.SUBMITTER, org=make_org(region_code="320500"))
+    zhejiang = make_user(Role.SUBMITTER, org=make_org(region_code="330200"))
+    for n in range(30):
+        make_submission(jiangsu, submit=True, title=f"江苏园区第{n}份问题材料")
+    make_submission(zhejiang, submit=True, title="浙江园区的一份问题材料")
+    make_user(Role.REVIEWER, email="li@cpcif.cn")
+    tag = db.session.scalars(select(Tag).where(Tag.name == "特殊作业")).one()
+    tag_id = tag.id
+    db.session.commit()
+
+    log_in(page, live_server, "li@cpcif.cn")
+    page.goto(f"{live_server}/review/")
+    page.get_by_label("省份").select_option(label="江苏省")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_text("共 30 份")).to_be_visible()
+    page.get_by_label("批量操作").select_option("tag")
+    page.locator("#bulk-tag").select_option(label="特殊作业")
+    page.get_by_role("button", name="对全部 30 份符合条件的材料").click()
+    expect(page.get_by_role("alert")).to_contain_text("将为 30 份材料添加标签“特殊作业”")
+    page.get_by_role("button", name="确认，处理这 30 份").click()
+    expect(page.get_by_text("已处理 30 份材料")).to_be_visible()
+    db.session.commit()
+    tagged = db.session.scalars(
+        select(Submission).where(Submission.tags.any(Tag.id == tag_id))
+    ).all()
+    assert len(tagged) == 30
+    assert all(s.title.startswith("江苏") for s in tagged)
+    assert all(s.status == Status.SUBMITTED for s in tagged)

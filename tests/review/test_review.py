@@ -1,0 +1,235 @@
+"""The review workbench: queue filters and isolation, decisions, staff edits, bulk actions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from feedback.extensions import db
+from feedback.filing import services as filing
+from feedback.models import Comment, OrgKind, Role, Status, Submission, Tag
+from feedback.review import queue, services
+from tests.conftest import csrf_token, login
+from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
+
+
+def _sent(author: object, **overrides: object) -> Submission:
+    return make_submission(author, submit=True, **overrides)  # type: ignore[arg-type]
+
+
+def _reviewer(client: FlaskClient) -> object:
+    reviewer = make_user(Role.REVIEWER, name="李处长")
+    login(client, reviewer.email, PASSWORD)
+    return reviewer
+
+
+def _titles(page: str) -> list[str]:
+    return re.findall(r'href="/review/\d+">([^<]+)</a>', page)
+
+
+def test_queue_shows_only_what_reached_the_federation(client: FlaskClient) -> None:
+    author = make_user()
+    _sent(author, title="已报送的停车场问题材料")
+    make_submission(author, title="还在草稿里的材料标题")
+    _reviewer(client)
+    page = client.get("/review/").get_data(as_text=True)
+    assert "已报送的停车场问题材料" in page and "还在草稿里的材料标题" not in page
+
+
+def test_submitters_and_administrators_cannot_open_the_queue(app: Flask) -> None:
+    author = make_user()
+    submission = _sent(author)
+    for user in (author, make_user(Role.ADMIN)):
+        client = app.test_client()
+        login(client, user.email, PASSWORD)
+        assert client.get("/review/").status_code == 403
+        assert client.get(f"/review/{submission.id}").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"kind": "problem"}, {"江苏园区的问题"}),
+        ({"province": "330000"}, {"浙江园区的经验"}),
+        ({"org_kind": "association"}, {"协会的建议材料"}),
+        ({"plan": "E"}, {"浙江园区的经验"}),  # E covers E1 (sub-items included)
+        ({"plan": "S3"}, {"江苏园区的问题", "协会的建议材料"}),
+        ({"province": "320000", "kind": "suggestion"}, set()),
+    ],
+)
+def test_filters(client: FlaskClient, args: dict[str, str], expected: set[str]) -> None:
+    from feedback.filing.kinds import Kind
+
+    jiangsu = make_user(org=make_org(region_code="320500"))
+    zhejiang = make_user(org=make_org(region_code="330200"))
+    association = make_user(org=make_org(OrgKind.ASSOCIATION, region_code="110000"))
+    _sent(jiangsu, title="江苏园区的问题")
+    _sent(
+        zhejiang,
+        title="浙江园区的经验",
+        kind=Kind.EXPERIENCE,
+        plan_item_ids=[plan_item("E1").id],
+        sections={
+            "practice": "园区建立承包商黑名单制度，违章即禁入，作业票证全部电子化管理。",
+            "outcome": "特殊作业违章下降六成以上。",
+        },
+    )
+    _sent(
+        association,
+        title="协会的建议材料",
+        kind=Kind.SUGGESTION,
+        sections={
+            "description": "现行规定对承包商资质的要求不够具体，基层执行尺度不一。",
+            "suggestion": "建议制定承包商安全管理指导意见。",
+        },
+    )
+    _reviewer(client)
+    page = client.get("/review/", query_string=args).get_data(as_text=True)
+    assert set(_titles(page)) == expected
+
+
+def test_two_character_search_finds_and_highlights(client: FlaskClient) -> None:
+    author = make_user()
+    _sent(author, title="危化品运输车辆停车场不足", summary="园区周边缺少专用停车场。")
+    _sent(author, title="承包商动火作业票证不全")
+    _reviewer(client)
+    page = client.get("/review/?q=停车").get_data(as_text=True)
+    assert "<mark>停车</mark>" in page and "票证不全" not in page
+    # "不全" is only in the second title (both descriptions mention 动火).
+    page = client.get("/review/?q=不全").get_data(as_text=True)
+    assert "<mark>不全</mark>" in page and "停车场不足" not in page
+
+
+def test_keyset_pages_cover_every_row_once(client: FlaskClient) -> None:
+    author = make_user()
+    for n in range(queue.PAGE_SIZE + 7):
+        _sent(author, title=f"第{n:02d}份需要分页显示的材料")
+    _reviewer(client)
+    seen: list[str] = []
+    url = "/review/"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        seen += re.findall(r"第(\d\d)份需要分页显示的材料", page)
+        nxt = re.search(r'href="(/review/\?after=[^"]+)"', page)
+        url = nxt.group(1).replace("&amp;", "&") if nxt else ""
+    assert sorted(seen) == [f"{n:02d}" for n in range(queue.PAGE_SIZE + 7)]
+
+
+def test_decisions_and_the_submitter_sees_the_return_note(client: FlaskClient) -> None:
+    author = make_user()
+    submission = _sent(author)
+    reviewer = _reviewer(client)
+    token = csrf_token(client, f"/review/{submission.id}")
+    client.post(f"/review/{submission.id}/assign", data={"csrf_token": token, "assignee": "me"})
+    client.post(
+        f"/review/{submission.id}/decide", data={"csrf_token": token, "action": "start_review"}
+    )
+    empty = client.post(
+        f"/review/{submission.id}/decide",
+        data={"csrf_token": token, "action": "return", "note": ""},
+    )
+    assert empty.status_code == 422 and "请填写说明" in empty.get_data(as_text=True)
+    client.post(
+        f"/review/{submission.id}/decide",
+        data={"csrf_token": token, "action": "return", "note": "请补充气体分析记录"},
+    )
+    db.session.expire_all()
+    assert submission.status == Status.RETURNED and submission.assignee_id == reviewer.id  # type: ignore[attr-defined]
+    again = client.post(
+        f"/review/{submission.id}/decide", data={"csrf_token": token, "action": "accept"}
+    )
+    assert again.status_code == 409  # an illegal transition is refused
+    own = client.application.test_client()
+    login(own, author.email, PASSWORD)
+    assert "请补充气体分析记录" in own.get(f"/submissions/{submission.id}").get_data(as_text=True)
+
+
+def test_stale_staff_edit_is_refused_and_keeps_the_text(client: FlaskClient) -> None:
+    author = make_user()
+    submission = _sent(author)
+    _reviewer(client)
+    token = csrf_token(client, f"/review/{submission.id}")
+    loaded = submission.version
+    base = {"csrf_token": token, "priority": "1", "plan_item_ids": [str(plan_item("S3").id)]}
+    first = client.post(
+        f"/review/{submission.id}/edit",
+        data={**base, "version": str(loaded), "abstract": "第一位审核员的要点"},
+    )
+    assert first.status_code == 303
+    second = client.post(
+        f"/review/{submission.id}/edit",
+        data={**base, "version": str(loaded), "abstract": "第二位审核员的要点"},
+    )
+    body = second.get_data(as_text=True)
+    assert second.status_code == 409 and "第二位审核员的要点" in body
+    db.session.expire_all()
+    assert submission.abstract == "第一位审核员的要点"
+
+
+def test_internal_comments_stay_inside_the_federation(client: FlaskClient) -> None:
+    author = make_user()
+    submission = _sent(author)
+    _reviewer(client)
+    token = csrf_token(client, f"/review/{submission.id}")
+    client.post(
+        f"/review/{submission.id}/comments",
+        data={"csrf_token": token, "visibility": "internal", "body": "内部：疑似重复"},
+    )
+    client.post(
+        f"/review/{submission.id}/comments",
+        data={"csrf_token": token, "visibility": "to_submitter", "body": "请提供照片"},
+    )
+    assert db.session.scalar(select(Comment.body).where(Comment.visibility == "internal"))
+    own = client.application.test_client()
+    login(own, author.email, PASSWORD)
+    page = own.get(f"/submissions/{submission.id}").get_data(as_text=True)
+    assert "请提供照片" in page and "疑似重复" not in page
+
+
+def test_filtered_bulk_tag_touches_exactly_the_confirmed_rows(client: FlaskClient) -> None:
+    jiangsu = make_user(org=make_org(region_code="320500"))
+    zhejiang = make_user(org=make_org(region_code="330200"))
+    inside = [_sent(jiangsu, title=f"江苏材料{n}") for n in range(4)]
+    outside = _sent(zhejiang, title="浙江园区的材料")
+    _reviewer(client)
+    tag = db.session.scalars(select(Tag)).first()
+    if tag is None:
+        from tests.factories import seed_taxonomy
+
+        seed_taxonomy()
+        tag = db.session.scalars(select(Tag)).first()
+    assert tag is not None
+    token = csrf_token(client, "/review/")
+    form = {
+        "csrf_token": token,
+        "province": "320000",
+        "scope": "all",
+        "action": "tag",
+        "tag_id": str(tag.id),
+    }
+    confirm = client.post("/review/bulk", data=form)
+    assert "将为 4 份材料添加标签" in confirm.get_data(as_text=True)
+    make_submission(jiangsu, submit=True, title="确认后才报送的江苏材料")  # the filter grew
+    stale = client.post(
+        "/review/bulk", data={**form, "confirmed_count": "4"}, follow_redirects=True
+    )
+    assert "数量已变化" in stale.get_data(as_text=True)
+    db.session.expire_all()
+    assert all(tag not in s.tags for s in inside)
+    client.post("/review/bulk", data={**form, "confirmed_count": "5"})
+    db.session.expire_all()
+    assert all(tag in s.tags for s in inside) and tag not in outside.tags
+
+
+def test_bulk_start_review_only_moves_legal_rows(app: Flask) -> None:
+    author = make_user()
+    staff = make_user(Role.REVIEWER)
+    rows = [_sent(author) for _ in range(3)]
+    filing.decide(staff, rows[0], "start_review")
+    result = services.bulk(staff, rows, "start_review", expected_count=3)
+    assert (result.changed, result.skipped) == (2, 1)
+    assert {r.status for r in rows} == {Status.IN_REVIEW}
