@@ -18,6 +18,7 @@ from feedback.models import (
     STAFF_ROLES,
     Comment,
     PlanItem,
+    SavedView,
     Status,
     Submission,
     Tag,
@@ -238,3 +239,36 @@ def bulk(
     )
     db.session.flush()
     return BulkResult(changed, skipped)
+
+
+# -- saved views ---------------------------------------------------------------------------------
+
+
+def saved_views(user: User) -> list[SavedView]:
+    """The user's named queue filters."""
+    query = select(SavedView).where(SavedView.user_id == user.id).order_by(SavedView.name)
+    return list(db.session.scalars(query))
+
+
+def save_view(user: User, name: str, query: str) -> SavedView:
+    """Name the current filter (the same name replaces the earlier one)."""
+    _require_staff(user)
+    name = clean_text(name, multiline=False)[:60]
+    if not name:
+        raise ValidationFailed.on("name", _("请给这个筛选起个名字。"))
+    existing = db.session.scalars(
+        select(SavedView).where(SavedView.user_id == user.id, SavedView.name == name)
+    ).one_or_none()
+    view = existing or SavedView(user_id=user.id, name=name)
+    view.query = query[:1000]
+    db.session.add(view)
+    db.session.flush()
+    return view
+
+
+def delete_view(user: User, view_id: int) -> None:
+    """Remove one of the user's own saved views (others' are not found)."""
+    view = db.session.get(SavedView, view_id)
+    if view is not None and view.user_id == user.id:
+        db.session.delete(view)
+        db.session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,8 +17,9 @@ from feedback.extensions import db
 from feedback.filing import services as filing
 from feedback.filing import workflow
 from feedback.filing.choices import plan_item_choices, tag_choices
+from feedback.formatting import china_today
 from feedback.models import STAFF_ROLES, Organisation, Submission, Tag, User
-from feedback.review import queue, services
+from feedback.review import dashboard, queue, services
 from feedback.security import acting_user, require_roles
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -45,6 +47,7 @@ def index() -> ResponseReturnValue:
         tags=queue.tag_options(),
         plan_items=plan_item_choices(),
         reviewers=services.reviewers(),
+        saved=services.saved_views(user),
         organisations=db.session.execute(
             select(Organisation.id, Organisation.name).order_by(Organisation.name)
         ).all(),
@@ -274,3 +277,55 @@ def bulk() -> ResponseReturnValue:
             "success",
         )
     return redirect(f"{url_for('review.index')}?{urlencode(filters.to_args())}", 303)
+
+
+@bp.route("/views", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def save_view() -> ResponseReturnValue:
+    """Name the current filter so it can be opened again with one click."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    filters = queue.QueueFilters.from_args(request.form)
+    query = urlencode(filters.to_args())
+    try:
+        services.save_view(acting_user(), request.form.get("name", ""), query)
+        db.session.commit()
+    except ValidationFailed as failure:
+        db.session.rollback()
+        flash(str(failure), "danger")
+    else:
+        flash(_("已保存筛选。"), "success")
+    return redirect(f"{url_for('review.index')}?{query}", 303)
+
+
+@bp.route("/views/<int:view_id>/delete", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def delete_view(view_id: int) -> ResponseReturnValue:
+    """Remove one of the user's saved filters."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.delete_view(acting_user(), view_id)
+    db.session.commit()
+    return redirect(url_for("review.index"), 303)
+
+
+@bp.route("/dashboard")
+@require_roles(*STAFF_ROLES)
+def dashboard_page() -> ResponseReturnValue:
+    """This quarter's material by plan item, kind, province and organisation kind."""
+    day = china_today()
+    raw = request.args.get("day", "")
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            day = china_today()
+    start, end, label = dashboard.quarter_of(day)
+    previous = dashboard.quarter_of(start - timedelta(days=1))[0]
+    following = end if end <= china_today() else None
+    return render_template(
+        "review/dashboard.html",
+        board=dashboard.build(start, end, label),
+        previous=previous,
+        following=following,
+    )
