@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 
 from feedback.extensions import db
 from feedback.filing.kinds import Kind
@@ -85,11 +85,14 @@ def build(start: date, end: date, label: str) -> Dashboard:
             if code == item.code or code.startswith(prefix):
                 counts[kind] += count
         rows.append(PlanRow(item, counts))
+    # Literal positions, so that SELECT and GROUP BY are the same expression to PostgreSQL
+    # (bound parameters would make them two different ones).
+    province = func.substr(Organisation.region_code, literal_column("1"), literal_column("2"))
     provinces = db.session.execute(
-        select(func.substr(Organisation.region_code, 1, 2), func.count())
+        select(province, func.count())
         .join(Submission, Submission.organisation_id == Organisation.id)
         .where(*sent)
-        .group_by(func.substr(Organisation.region_code, 1, 2))
+        .group_by(province)
         .order_by(func.count().desc())
     ).all()
     org_kinds = dict(
@@ -105,6 +108,6 @@ def build(start: date, end: date, label: str) -> Dashboard:
         total=sum(by_kind.values()),
         by_kind=by_kind,
         plan_rows=rows,
-        by_province=[(f"{prefix}0000", count) for prefix, count in provinces if prefix],
+        by_province=[(f"{code}0000", count) for code, count in provinces if code],
         by_org_kind=org_kinds,
     )
