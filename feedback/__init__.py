@@ -57,6 +57,10 @@ def register_extensions(app: Flask) -> None:
     security.init_security(app)
     # Keeps the Chinese search index in step with every ORM write, in this process.
     search.install(app)
+    # …and the similarity signatures of every submission whose text changes.
+    from feedback.review import similarity
+
+    similarity.install(app)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -70,7 +70,7 @@ def _find_organisation(name: str) -> Organisation:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
-    for command in (init, create_org, create_user, seed_demo):
+    for command in (init, create_org, create_user, seed_demo, similarity_rebuild):
         app.cli.add_command(command)
 
 
@@ -237,3 +237,13 @@ def seed_demo(submissions: int, seed: int) -> None:
         click.echo(f"演示账户的密码（本次随机生成）：{result.password}")
         for email, role, org in result.logins:
             click.echo(f"  {role:<14} {email:<36} {org}")
+
+
+@click.command("similarity-rebuild")
+def similarity_rebuild() -> None:
+    """Recompute every submission's similarity signature and links (after bulk imports)."""
+    from feedback.review import similarity
+
+    timings = similarity.rebuild(db.session)
+    db.session.commit()
+    click.echo("相似材料索引已重建：" + "，".join(f"{k} {v:.1f}" for k, v in timings.items()))

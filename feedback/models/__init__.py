@@ -6,6 +6,12 @@ from feedback.models.campaign import Campaign, campaign_target
 from feedback.models.notification import ImportBatch, Notification
 from feedback.models.organisation import Organisation, OrgKind, ParkGrade, ParkLevel
 from feedback.models.plan import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup
+from feedback.models.similarity import (
+    LinkStatus,
+    SimilarityBand,
+    SimilarityLink,
+    SimilaritySignature,
+)
 from feedback.models.submission import (
     EDITABLE,
     RECEIVED,
@@ -36,6 +42,7 @@ __all__ = [
     "Comment",
     "Event",
     "ImportBatch",
+    "LinkStatus",
     "Notification",
     "OrgKind",
     "Organisation",
@@ -46,6 +53,9 @@ __all__ = [
     "Revision",
     "Role",
     "SavedView",
+    "SimilarityBand",
+    "SimilarityLink",
+    "SimilaritySignature",
     "Status",
     "Submission",
     "Tag",

@@ -18,8 +18,8 @@ from feedback.filing import services as filing
 from feedback.filing import workflow
 from feedback.filing.choices import plan_item_choices, tag_choices
 from feedback.formatting import china_today
-from feedback.models import STAFF_ROLES, Organisation, Submission, Tag, User
-from feedback.review import dashboard, queue, services
+from feedback.models import STAFF_ROLES, Organisation, SimilarityLink, Submission, Tag, User
+from feedback.review import dashboard, queue, services, similarity
 from feedback.security import acting_user, require_roles
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -78,6 +78,8 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         ],
         actions=workflow.allowed_actions(user, submission),
         comments=services.comments(submission, internal=True),
+        similar=similarity.similar_to(db.session, submission, user, include_dismissed=True),
+        cluster=similarity.cluster_summary(db.session, submission, user),
         reviewers=services.reviewers(),
         plan_items=plan_item_choices(),
         tags=tag_choices(),
@@ -329,3 +331,25 @@ def dashboard_page() -> ResponseReturnValue:
         previous=previous,
         following=following,
     )
+
+
+@bp.route(
+    "/<int:submission_id>/similar/<int:link_id>/<any(confirm, dismiss):decision>", methods=["POST"]
+)
+@require_roles(*STAFF_ROLES)
+def decide_similar(submission_id: int, link_id: int, decision: str) -> ResponseReturnValue:
+    """Confirm two submissions as the same issue, or dismiss the match (nothing is deleted)."""
+    submission = _reviewable_or_404(submission_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    link = db.session.get(SimilarityLink, link_id)
+    if link is None or submission.id not in (link.submission_a_id, link.submission_b_id):
+        abort(404)
+    if decision == "confirm":
+        similarity.confirm(acting_user(), link)
+        flash(_("已确认为同一问题。"), "success")
+    else:
+        similarity.dismiss(acting_user(), link)
+        flash(_("已标记为不相同。"), "success")
+    db.session.commit()
+    return redirect(url_for("review.detail", submission_id=submission_id), 303)

@@ -30,7 +30,7 @@ def test_search_assign_return_and_the_submitter_sees_it(live_server: str, page: 
     db.session.commit()
 
     log_in(page, live_server, "li@cpcif.cn")
-    page.get_by_role("link", name="审核工作台").click()
+    page.get_by_role("link", name="审核工作台", exact=True).click()
     page.get_by_label(re.compile("全文搜索")).fill("停车")
     page.get_by_role("button", name="筛选").click()
     expect(page.locator("mark", has_text="停车").first).to_be_visible()

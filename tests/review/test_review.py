@@ -233,3 +233,48 @@ def test_bulk_start_review_only_moves_legal_rows(app: Flask) -> None:
     result = services.bulk(staff, rows, "start_review", expected_count=3)
     assert (result.changed, result.skipped) == (2, 1)
     assert {r.status for r in rows} == {Status.IN_REVIEW}
+
+
+def test_similar_submissions_are_shown_and_confirmed(client: FlaskClient) -> None:
+    text = (
+        "园区周边危险化学品运输车辆专用停车场严重不足，大量车辆在道路两侧临时停放，"
+        "存在交通事故和泄漏的双重风险，建议加快专用停车场建设。"
+    )
+    first = _sent(
+        make_user(org=make_org(region_code="320500")),
+        title="危化品车辆停车场不足",
+        sections={"description": text},
+    )
+    second = _sent(
+        make_user(org=make_org(region_code="330200")),
+        title="危化品运输车辆停车难",
+        sections={"description": text.replace("严重不足", "明显不足")},
+        region_code="330200",
+    )
+    _sent(make_user(), title="承包商作业票证填写不规范")
+    _reviewer(client)
+    page = client.get(f"/review/{first.id}").get_data(as_text=True)
+    assert "危化品运输车辆停车难" in page and "承包商作业票证" not in page
+    assert "2 个单位（2 个省份）" in page
+    link = re.search(rf"/review/{first.id}/similar/(\d+)/confirm", page)
+    assert link
+    token = csrf_token(client, f"/review/{first.id}")
+    client.post(f"/review/{first.id}/similar/{link.group(1)}/confirm", data={"csrf_token": token})
+    page = client.get(f"/review/{second.id}").get_data(as_text=True)
+    assert "已确认同一问题" in page
+
+
+def test_submitter_never_sees_another_organisations_similar_report(client: FlaskClient) -> None:
+    text = (
+        "园区周边危险化学品运输车辆专用停车场严重不足，大量车辆在道路两侧临时停放，存在双重风险。"
+    )
+    mine = make_user(org=make_org(region_code="320500"))
+    own = _sent(mine, title="本园区的停车场问题", sections={"description": text})
+    _sent(
+        make_user(org=make_org(region_code="330200")),
+        title="别的园区的停车场问题",
+        sections={"description": text},
+    )
+    login(client, mine.email, PASSWORD)
+    assert "别的园区" not in client.get(f"/submissions/{own.id}").get_data(as_text=True)
+    assert client.get(f"/review/{own.id}").status_code == 403
