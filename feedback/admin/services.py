@@ -117,6 +117,13 @@ def _uscc_taken(uscc: str, existing: Organisation | None) -> bool:
     return db.session.scalar(query) is not None
 
 
+def _record_override(actor: User | None, org: Organisation) -> None:
+    # An accepted code that fails the GB 32100 check is a decision someone must answer for.
+    record(
+        "uscc_override", actor=actor, object_type="organisation", object_id=org.id, uscc=org.uscc
+    )
+
+
 def create_organisation(actor: User | None, data: OrganisationData) -> Organisation:
     """Create an organisation after checking its name, credit code and region."""
     values = _clean_organisation(data, None)
@@ -125,13 +132,7 @@ def create_organisation(actor: User | None, data: OrganisationData) -> Organisat
     db.session.flush()
     record("organisation_create", actor=actor, object_type="organisation", object_id=org.id)
     if org.uscc_check_overridden:
-        record(
-            "uscc_override",
-            actor=actor,
-            object_type="organisation",
-            object_id=org.id,
-            uscc=org.uscc,
-        )
+        _record_override(actor, org)
     return org
 
 
@@ -153,13 +154,7 @@ def update_organisation(actor: User, org: Organisation, data: OrganisationData) 
         fields=changed,
     )
     if newly_overridden:
-        record(
-            "uscc_override",
-            actor=actor,
-            object_type="organisation",
-            object_id=org.id,
-            uscc=org.uscc,
-        )
+        _record_override(actor, org)
     return org
 
 

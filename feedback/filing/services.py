@@ -42,6 +42,7 @@ from feedback.models import (
     STAFF_ROLES,
     Attachment,
     Campaign,
+    Event,
     PlanItem,
     ReferenceCounter,
     Revision,
@@ -246,17 +247,20 @@ def save_from_form(
     if existing is None:
         return create_draft(actor, data, idempotency_key)
     if existing.is_editable:
-        version = existing.version if expected_version is None else expected_version
-        update_draft(actor, existing, data, version)
+        update_draft(actor, existing, data, expected_version)
     return existing
 
 
 def update_draft(
-    actor: User, submission: Submission, data: SubmissionInput, expected_version: int
+    actor: User, submission: Submission, data: SubmissionInput, expected_version: int | None
 ) -> None:
-    """Save the text of a draft (or a returned submission) if nobody saved since it was loaded."""
+    """Save the text of a draft (or a returned submission) if nobody saved since it was loaded.
+
+    ``expected_version`` is the version the form was loaded with; None when the form knew none
+    (the same form key seen again before its first save answered), which skips the check.
+    """
     _require_org_member(actor, submission.organisation_id)
-    if expected_version != submission.version:
+    if expected_version is not None and expected_version != submission.version:
         raise StaleVersion(_("这份材料已在其他页面或由他人保存过更新的内容。"))
     if not submission.is_editable:
         raise workflow.IllegalTransition(
@@ -483,6 +487,26 @@ def staff_view_of(submission: Submission) -> Revision | None:
         return None
     kept = revisions(submission)
     return kept[-1] if kept else None
+
+
+# Steps inside the organisation, before anything reached the federation.
+INTERNAL_STEPS = frozenset({"created", "return_internal", "approve"})
+
+
+def federation_events(submission: Submission) -> list[Event]:
+    """The history the federation sees: from the first send on, no internal approval steps."""
+    first_sent = submission.submitted_at
+    if first_sent is None:
+        return []
+    return [e for e in submission.events if e.at >= first_sent and e.action not in INTERNAL_STEPS]
+
+
+def federation_attachments(submission: Submission) -> list[Attachment]:
+    """The files the federation may open: while a returned submission is being revised, only
+    those it was sent."""
+    if submission.status != Status.RETURNED:
+        return list(submission.attachments)
+    return [a for a in submission.attachments if not is_unsent(submission, a)]
 
 
 def revisions(submission: Submission) -> list[Revision]:

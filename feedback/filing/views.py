@@ -211,13 +211,7 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
                 return redirect(url_for("filing.detail", submission_id=sent.id), 303)
             submission = services.save_from_form(user, form.to_input(), key, _version(form))
         else:
-            version = _version(form)
-            services.update_draft(
-                user,
-                submission,
-                form.to_input(),
-                submission.version if version is None else version,
-            )
+            services.update_draft(user, submission, form.to_input(), _version(form))
         if files:
             stored = services.add_attachments(user, submission, files, _upload_dir())
         services.commit_with_files(_upload_dir(), stored)
@@ -336,13 +330,7 @@ def autosave() -> ResponseReturnValue:
     try:
         if submission_id.isdigit():
             submission = _visible_or_404(int(submission_id))
-            version = _version(form)
-            services.update_draft(
-                user,
-                submission,
-                form.to_input(),
-                submission.version if version is None else version,
-            )
+            services.update_draft(user, submission, form.to_input(), _version(form))
         else:
             key = (form.idempotency_key.data or "")[:36]
             if not key:
@@ -377,40 +365,18 @@ def detail(submission_id: int) -> ResponseReturnValue:
     """A submission with its history, revisions, messages and next steps."""
     submission = _visible_or_404(submission_id)
     user = acting_user()
-    own = user.organisation_id == submission.organisation_id
-    if not own and user.is_staff:
+    if user.organisation_id != submission.organisation_id:
         return redirect(url_for("review.detail", submission_id=submission.id))
-    kept = services.revisions(submission)
-    events = list(submission.events)
-    if not own:
-        # The federation sees what reached it: no internal approval steps, no work in progress.
-        first_sent = submission.submitted_at
-        events = [
-            e
-            for e in events
-            if first_sent is not None
-            and e.at >= first_sent
-            and e.action not in ("return_internal", "approve", "created")
-        ]
+    # Past the redirect only the submitting organisation remains (visible_submissions).
     return render_template(
         "filing/detail.html",
         submission=submission,
-        own=own,
-        events=events,
-        staff_view=None if own else services.staff_view_of(submission),
-        attachments=_attachments_for(submission, own),
         actions=workflow.allowed_actions(user, submission),
-        revisions=kept,
+        revisions=services.revisions(submission),
         note_form=NoteForm(),
         problems=services.submission_problems(submission) if submission.is_editable else {},
-        internal_return=_last_internal_return(submission) if own else None,
+        internal_return=_last_internal_return(submission),
     )
-
-
-def _attachments_for(submission: Submission, own: bool) -> list[Attachment]:
-    if own or submission.status != Status.RETURNED:
-        return list(submission.attachments)
-    return [a for a in submission.attachments if not services.is_unsent(submission, a)]
 
 
 def _last_internal_return(submission: Submission) -> str | None:
@@ -466,7 +432,8 @@ def revision(submission_id: int, number: int) -> ResponseReturnValue:
 def _attachment_or_404(submission_id: int, attachment_id: int) -> Attachment:
     submission = _visible_or_404(submission_id)
     own = acting_user().organisation_id == submission.organisation_id
-    attachment = next((a for a in _attachments_for(submission, own) if a.id == attachment_id), None)
+    files = submission.attachments if own else services.federation_attachments(submission)
+    attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
         abort(404)
     return attachment

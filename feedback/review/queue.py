@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from feedback import search
@@ -212,6 +213,8 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
             query = query.where(or_(sent < moment, and_(sent == moment, Submission.id < ident)))
         else:
             query = query.where(or_(sent > moment, and_(sent == moment, Submission.id > ident)))
+    # Assignees load with the page (one query), not once per row.
+    query = query.options(selectinload(Submission.assignee))
     rows = list(db.session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -69,13 +69,8 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         "review/detail.html",
         submission=submission,
         staff_view=filing.staff_view_of(submission),
-        events=[
-            e
-            for e in submission.events
-            if submission.submitted_at
-            and e.at >= submission.submitted_at
-            and e.action not in ("return_internal", "approve", "created")
-        ],
+        events=filing.federation_events(submission),
+        attachments=filing.federation_attachments(submission),
         actions=workflow.allowed_actions(user, submission),
         comments=services.comments(submission, internal=True),
         similar=similarity.similar_to(db.session, submission, user, include_dismissed=True),

@@ -278,3 +278,35 @@ def test_submitter_never_sees_another_organisations_similar_report(client: Flask
     login(client, mine.email, PASSWORD)
     assert "别的园区" not in client.get(f"/submissions/{own.id}").get_data(as_text=True)
     assert client.get(f"/review/{own.id}").status_code == 403
+
+
+def test_queue_queries_do_not_grow_with_the_rows(client: FlaskClient) -> None:
+    """No per-row queries (N+1): 3 rows and 20 rows, each from its own organisation and each
+    assigned, cost the same."""
+    from sqlalchemy import event
+
+    reviewer = _reviewer(client)
+
+    def count_queries() -> int:
+        statements: list[str] = []
+
+        def note(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            assert client.get("/review/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        return len(statements)
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            submission = _sent(make_user())  # a new organisation each time
+            services.assign(reviewer, submission, make_user(Role.REVIEWER))  # type: ignore[arg-type]
+        db.session.commit()
+
+    add(3)
+    few = count_queries()
+    add(17)
+    assert count_queries() == few
