@@ -41,10 +41,11 @@ def init_formatting(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["filesize"] = filesize
     from feedback.codes.regions import provinces
-    from feedback.search import highlight
+    from feedback.search import highlight, snippet
 
     app.jinja_env.globals.update(
         highlight=highlight,
+        snippet=snippet,
         provinces=[(p.code, p.name) for p in provinces() if p.code < "700000"],
         kinds=KINDS,
         status_labels=STATUS_LABELS,

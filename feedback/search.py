@@ -495,3 +495,12 @@ def highlight(text: str, query: str, *, context: int | None = None) -> Markup:
     return Markup("").join(
         [Markup("…") if start > 0 else "", snippet, Markup("…") if end < len(text) else ""]
     )
+
+
+def snippet(submission: Submission, query: str, *, context: int = 30) -> Markup:
+    """Where ``submission`` matched: the summary around its first hit, else the first section
+    that holds one (a hit only in a section would otherwise show nothing marked)."""
+    pattern = _hit_pattern(query)
+    texts = [submission.summary, *submission.sections.values()]
+    chosen = next((t for t in texts if pattern and pattern.search(t)), submission.summary)
+    return highlight(chosen, query, context=context)

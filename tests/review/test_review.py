@@ -310,3 +310,16 @@ def test_queue_queries_do_not_grow_with_the_rows(client: FlaskClient) -> None:
     few = count_queries()
     add(17)
     assert count_queries() == few
+
+
+def test_search_shows_where_a_section_matched(client: FlaskClient) -> None:
+    author = make_user()
+    _sent(
+        author,
+        title="装置检修期间的安全管理问题",
+        summary="检修期间管理薄弱。",
+        sections={"description": "部分企业在装置开停车期间未落实专人监护，存在较大风险隐患。"},
+    )
+    _reviewer(client)
+    page = client.get("/review/?q=停车").get_data(as_text=True)
+    assert "开<mark>停车</mark>期间" in page
