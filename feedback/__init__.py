@@ -83,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from feedback.admin.views import bp as admin_bp
     from feedback.auth.views import bp as auth_bp
     from feedback.campaigns.views import bp as campaigns_bp
+    from feedback.consolidation.views import bp as consolidation_bp
     from feedback.filing.imports import bp as imports_bp
     from feedback.filing.views import bp as filing_bp
     from feedback.main.views import bp as main_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(imports_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(consolidation_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -493,6 +493,19 @@ def staff_view_of(submission: Submission) -> Revision | None:
 INTERNAL_STEPS = frozenset({"created", "return_internal", "approve"})
 
 
+# Steps of the federation's own work that name other organisations' material (similar pairs,
+# consolidated suggestions): shown to staff only.
+STAFF_STEPS = frozenset(
+    {"similar_confirmed", "similar_dismissed", "consolidated", "unconsolidated"}
+)
+
+
+def organisation_events(submission: Submission) -> list[Event]:
+    """The history the submitting organisation sees: everything but the federation's
+    staff-only steps."""
+    return [e for e in submission.events if e.action not in STAFF_STEPS]
+
+
 def federation_events(submission: Submission) -> list[Event]:
     """The history the federation sees: from the first send on, no internal approval steps."""
     first_sent = submission.submitted_at

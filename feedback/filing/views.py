@@ -46,7 +46,8 @@ def _upload_dir() -> Path:
     return Path(current_app.config["UPLOAD_DIR"])
 
 
-def _visible_or_404(submission_id: int) -> Submission:
+def visible_or_404(submission_id: int) -> Submission:
+    """The submission if the acting user may see it (another organisation's is 404)."""
     submission = services.get_visible(acting_user(), submission_id)
     if submission is None:
         abort(404)
@@ -148,7 +149,7 @@ def create(kind: str) -> ResponseReturnValue:
 @require_roles(*ORG_ROLES)
 def edit(submission_id: int) -> ResponseReturnValue:
     """Edit a draft or a submission returned for revision."""
-    submission = _visible_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     user = acting_user()
     if not submission.is_editable:
         message = _(
@@ -329,7 +330,7 @@ def autosave() -> ResponseReturnValue:
         return jsonify(error="invalid", message=_("使用范围的取值无效。")), 422
     try:
         if submission_id.isdigit():
-            submission = _visible_or_404(int(submission_id))
+            submission = visible_or_404(int(submission_id))
             services.update_draft(user, submission, form.to_input(), _version(form))
         else:
             key = (form.idempotency_key.data or "")[:36]
@@ -363,7 +364,7 @@ def autosave() -> ResponseReturnValue:
 @bp.route("/<int:submission_id>")
 def detail(submission_id: int) -> ResponseReturnValue:
     """A submission with its history, revisions, messages and next steps."""
-    submission = _visible_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     user = acting_user()
     if user.organisation_id != submission.organisation_id:
         return redirect(url_for("review.detail", submission_id=submission.id))
@@ -373,6 +374,7 @@ def detail(submission_id: int) -> ResponseReturnValue:
         submission=submission,
         actions=workflow.allowed_actions(user, submission),
         revisions=services.revisions(submission),
+        events=services.organisation_events(submission),
         note_form=NoteForm(),
         problems=services.submission_problems(submission) if submission.is_editable else {},
         internal_return=_last_internal_return(submission),
@@ -391,7 +393,7 @@ def _last_internal_return(submission: Submission) -> str | None:
 @require_roles(*ORG_ROLES)
 def act(submission_id: int, action: str) -> ResponseReturnValue:
     """The organisation's steps: approve, return internally, withdraw."""
-    submission = _visible_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     user = acting_user()
     form = NoteForm()
     if not form.validate_on_submit():
@@ -422,7 +424,7 @@ def act(submission_id: int, action: str) -> ResponseReturnValue:
 @bp.route("/<int:submission_id>/revisions/<int:number>")
 def revision(submission_id: int, number: int) -> ResponseReturnValue:
     """What the submission said in an earlier revision."""
-    submission = _visible_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     found = next((r for r in services.revisions(submission) if r.number == number), None)
     if found is None:
         abort(404)
@@ -430,7 +432,7 @@ def revision(submission_id: int, number: int) -> ResponseReturnValue:
 
 
 def _attachment_or_404(submission_id: int, attachment_id: int) -> Attachment:
-    submission = _visible_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     own = acting_user().organisation_id == submission.organisation_id
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)

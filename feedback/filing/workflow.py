@@ -82,6 +82,10 @@ ACTION_LABELS: dict[str, LazyString] = {
     "tagged": _l("添加标签"),
     "attachment_added": _l("添加附件"),
     "attachment_removed": _l("删除附件"),
+    "similar_confirmed": _l("确认与相似材料为同一问题"),
+    "similar_dismissed": _l("排除相似材料"),
+    "consolidated": _l("纳入汇总建议"),
+    "unconsolidated": _l("移出汇总建议"),
 }
 
 STATUS_LABELS: dict[Status, LazyString] = {

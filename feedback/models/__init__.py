@@ -3,6 +3,11 @@
 from feedback.models.audit import AuditRecord
 from feedback.models.base import Base, utcnow
 from feedback.models.campaign import Campaign, campaign_target
+from feedback.models.consolidation import (
+    ConsolidatedSource,
+    ConsolidatedSuggestion,
+    consolidated_plan_item,
+)
 from feedback.models.notification import ImportBatch, Notification
 from feedback.models.organisation import Organisation, OrgKind, ParkGrade, ParkLevel
 from feedback.models.plan import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup
@@ -40,6 +45,8 @@ __all__ = [
     "Base",
     "Campaign",
     "Comment",
+    "ConsolidatedSource",
+    "ConsolidatedSuggestion",
     "Event",
     "ImportBatch",
     "LinkStatus",
@@ -63,6 +70,7 @@ __all__ = [
     "User",
     "UserRole",
     "campaign_target",
+    "consolidated_plan_item",
     "submission_plan_item",
     "submission_tag",
     "utcnow",

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.audit.services import record
+from feedback.consolidation import services as consolidation
 from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import services as filing
@@ -17,6 +18,7 @@ from feedback.filing.text import clean_text
 from feedback.models import (
     STAFF_ROLES,
     Comment,
+    ConsolidatedSuggestion,
     PlanItem,
     SavedView,
     Status,
@@ -181,7 +183,7 @@ class BulkResult:
     skipped: int
 
 
-BULK_ACTIONS = ("assign", "tag", "start_review")
+BULK_ACTIONS = ("assign", "tag", "start_review", "consolidate")
 
 
 def bulk(
@@ -192,6 +194,7 @@ def bulk(
     expected_count: int,
     assignee: User | None = None,
     tag: Tag | None = None,
+    consolidated: ConsolidatedSuggestion | None = None,
 ) -> BulkResult:
     """Apply one action to exactly the submissions the reviewer confirmed.
 
@@ -211,7 +214,12 @@ def bulk(
             )
         )
     changed = skipped = 0
-    for submission in submissions:
+    if action == "consolidate":
+        if consolidated is None:
+            raise ValidationFailed.on("consolidated_id", _("请选择汇总建议。"))
+        changed = consolidation.link(actor, consolidated, submissions)
+        skipped = len(submissions) - changed  # already among its sources
+    for submission in submissions if action != "consolidate" else ():
         if action == "assign":
             assign(actor, submission, assignee)
             changed += 1

@@ -12,24 +12,27 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from feedback.admin.forms import ActionForm
+from feedback.consolidation import services as consolidation
 from feedback.exceptions import Conflict, PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import services as filing
 from feedback.filing import workflow
 from feedback.filing.choices import plan_item_choices, tag_choices
+from feedback.filing.views import visible_or_404
 from feedback.formatting import china_today
-from feedback.models import STAFF_ROLES, Organisation, SimilarityLink, Submission, Tag, User
+from feedback.models import (
+    STAFF_ROLES,
+    ConsolidatedSuggestion,
+    Organisation,
+    SimilarityLink,
+    Submission,
+    Tag,
+    User,
+)
 from feedback.review import dashboard, queue, services, similarity
 from feedback.security import acting_user, require_roles
 
 bp = Blueprint("review", __name__, url_prefix="/review")
-
-
-def _reviewable_or_404(submission_id: int) -> Submission:
-    submission = filing.get_visible(acting_user(), submission_id)
-    if submission is None:
-        abort(404)
-    return submission
 
 
 @bp.route("/")
@@ -48,6 +51,7 @@ def index() -> ResponseReturnValue:
         plan_items=plan_item_choices(),
         reviewers=services.reviewers(),
         saved=services.saved_views(user),
+        consolidated_choices=consolidation.choices(),
         organisations=db.session.execute(
             select(Organisation.id, Organisation.name).order_by(Organisation.name)
         ).all(),
@@ -59,7 +63,7 @@ def index() -> ResponseReturnValue:
 @require_roles(*STAFF_ROLES)
 def detail(submission_id: int) -> ResponseReturnValue:
     """A submission with every reviewer tool."""
-    submission = _reviewable_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     return _detail_page(submission)
 
 
@@ -78,6 +82,8 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         reviewers=services.reviewers(),
         plan_items=plan_item_choices(),
         tags=tag_choices(),
+        consolidated=consolidation.containing(submission),
+        consolidated_choices=consolidation.choices(),
         action_form=ActionForm(),
         **extra,
     ), status
@@ -87,7 +93,7 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
 @require_roles(*STAFF_ROLES)
 def assign(submission_id: int) -> ResponseReturnValue:
     """Claim (assignee=me), assign to a colleague, or unassign."""
-    submission = _reviewable_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     user = acting_user()
@@ -110,7 +116,7 @@ def assign(submission_id: int) -> ResponseReturnValue:
 @require_roles(*STAFF_ROLES)
 def decide(submission_id: int) -> ResponseReturnValue:
     """start_review, return (note required), accept (note optional), reject (reason required)."""
-    submission = _reviewable_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     action = request.form.get("action", "")
@@ -121,7 +127,7 @@ def decide(submission_id: int) -> ResponseReturnValue:
     except ValidationFailed as failure:
         db.session.rollback()
         return _detail_page(
-            _reviewable_or_404(submission_id),
+            visible_or_404(submission_id),
             422,
             decision_error=str(failure),
             decision_note=note,
@@ -130,7 +136,7 @@ def decide(submission_id: int) -> ResponseReturnValue:
     except (Conflict, PermissionDenied) as error:
         db.session.rollback()
         return _detail_page(
-            _reviewable_or_404(submission_id),
+            visible_or_404(submission_id),
             409,
             decision_error=str(error),
             decision_note=note,
@@ -150,7 +156,7 @@ def decide(submission_id: int) -> ResponseReturnValue:
 @require_roles(*STAFF_ROLES)
 def edit(submission_id: int) -> ResponseReturnValue:
     """Save the abstract, priority, plan items and tags (version-checked)."""
-    submission = _reviewable_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     form = request.form
@@ -172,7 +178,7 @@ def edit(submission_id: int) -> ResponseReturnValue:
     except (StaleVersion, StaleDataError):
         db.session.rollback()
         return _detail_page(
-            _reviewable_or_404(submission_id),
+            visible_or_404(submission_id),
             409,
             edit_error=_(
                 "这份材料已被他人修改，您的修改未保存。您填写的提炼要点仍在下方，请刷新后重新保存。"
@@ -182,7 +188,7 @@ def edit(submission_id: int) -> ResponseReturnValue:
     except ValidationFailed as failure:
         db.session.rollback()
         return _detail_page(
-            _reviewable_or_404(submission_id), 422, edit_error=str(failure), edit_draft=data
+            visible_or_404(submission_id), 422, edit_error=str(failure), edit_draft=data
         )
     flash(_("已保存。"), "success")
     return redirect(url_for("review.detail", submission_id=submission_id), 303)
@@ -192,7 +198,7 @@ def edit(submission_id: int) -> ResponseReturnValue:
 @require_roles(*STAFF_ROLES)
 def add_comment(submission_id: int) -> ResponseReturnValue:
     """An internal note, or a message to the submitting organisation."""
-    submission = _reviewable_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     body = request.form.get("body", "")
@@ -207,7 +213,7 @@ def add_comment(submission_id: int) -> ResponseReturnValue:
     except ValidationFailed as failure:
         db.session.rollback()
         return _detail_page(
-            _reviewable_or_404(submission_id), 422, comment_error=str(failure), comment_body=body
+            visible_or_404(submission_id), 422, comment_error=str(failure), comment_body=body
         )
     flash(
         _("已发送给填报单位。")
@@ -236,6 +242,12 @@ def bulk() -> ResponseReturnValue:
     targets = list(db.session.scalars(query.order_by(Submission.id)))
     assignee_id = int(form["assignee_id"]) if form.get("assignee_id", "").isdigit() else None
     tag_id = int(form["tag_id"]) if form.get("tag_id", "").isdigit() else None
+    raw_consolidated = form.get("consolidated_id", "")
+    consolidated = (
+        db.session.get(ConsolidatedSuggestion, int(raw_consolidated))
+        if raw_consolidated.isdigit() and len(raw_consolidated) < 10
+        else None
+    )
     confirmed = form.get("confirmed_count", "")
     if not confirmed.isdigit():
         # First step: show the exact count and ask for confirmation.
@@ -248,8 +260,12 @@ def bulk() -> ResponseReturnValue:
             ids=[s.id for s in targets] if scope == "selected" else [],
             assignee=db.session.get(User, assignee_id) if assignee_id else None,
             tag=db.session.get(Tag, tag_id) if tag_id else None,
+            consolidated=consolidated,
+            sources_max=consolidation.SOURCES_MAX,
             action_form=ActionForm(),
         )
+    if action == "consolidate_new":
+        return _consolidate_new(filters, targets, int(confirmed))
     try:
         result = services.bulk(
             user,
@@ -258,6 +274,7 @@ def bulk() -> ResponseReturnValue:
             expected_count=int(confirmed),
             assignee=db.session.get(User, assignee_id) if assignee_id else None,
             tag=db.session.get(Tag, tag_id) if tag_id else None,
+            consolidated=consolidated,
         )
         db.session.commit()
     except (StaleVersion, ValidationFailed) as error:
@@ -274,6 +291,30 @@ def bulk() -> ResponseReturnValue:
             "success",
         )
     return redirect(f"{url_for('review.index')}?{urlencode(filters.to_args())}", 303)
+
+
+def _consolidate_new(
+    filters: queue.QueueFilters, targets: list[Submission], confirmed: int
+) -> ResponseReturnValue:
+    """Open a new consolidated suggestion with the confirmed rows as its sources."""
+    back = f"{url_for('review.index')}?{urlencode(filters.to_args())}"
+    if len(targets) != confirmed:
+        flash(
+            _(
+                "符合条件的材料数量已变化（确认时 %(a)d 份，现在 %(b)d 份），请重新确认。",
+                a=confirmed,
+                b=len(targets),
+            ),
+            "danger",
+        )
+        return redirect(back, 303)
+    if not targets or len(targets) > consolidation.SOURCES_MAX:
+        flash(
+            _("一条汇总建议的来源材料应为 1 至 %(n)d 份。", n=consolidation.SOURCES_MAX), "danger"
+        )
+        return redirect(back, 303)
+    ids = urlencode([("ids", s.id) for s in targets])
+    return redirect(f"{url_for('consolidation.new')}?{ids}", 303)
 
 
 @bp.route("/views", methods=["POST"])
@@ -334,7 +375,7 @@ def dashboard_page() -> ResponseReturnValue:
 @require_roles(*STAFF_ROLES)
 def decide_similar(submission_id: int, link_id: int, decision: str) -> ResponseReturnValue:
     """Confirm two submissions as the same issue, or dismiss the match (nothing is deleted)."""
-    submission = _reviewable_or_404(submission_id)
+    submission = visible_or_404(submission_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     link = db.session.get(SimilarityLink, link_id)

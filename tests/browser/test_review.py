@@ -80,3 +80,46 @@ def test_bulk_tag_a_filtered_set_of_thirty(live_server: str, page: Page) -> None
     assert len(tagged) == 30
     assert all(s.title.startswith("江苏") for s in tagged)
     assert all(s.status == Status.SUBMITTED for s in tagged)
+
+
+def test_confirm_two_similar_submissions_into_a_consolidated_suggestion(
+    live_server: str, page: Page
+) -> None:
+    seed_taxonomy()
+    text = {
+        "summary": "园区周边缺少危化品运输车辆专用停车场，车辆沿路停放，存在较大安全风险。",
+        "sections": {
+            "description": "危化品运输车辆在园区周边道路长时间停放，缺少专用停车场，"
+            "一旦发生泄漏难以及时处置，周边企业和居民面临较大风险。"
+        },
+    }
+    jiangsu = make_user(Role.SUBMITTER, org=make_org(region_code="320500"))
+    zhejiang = make_user(Role.SUBMITTER, org=make_org(region_code="330200"))
+    make_submission(jiangsu, submit=True, title="危化品车辆专用停车场不足", **text)
+    make_submission(
+        zhejiang, submit=True, title="缺少危化品车辆专用停车场", region_code="330200", **text
+    )
+    make_user(Role.REVIEWER, email="li@cpcif.cn", name="李处长")
+    db.session.commit()
+
+    log_in(page, live_server, "li@cpcif.cn")
+    page.get_by_role("link", name="审核工作台", exact=True).click()
+    page.get_by_role("link", name="危化品车辆专用停车场不足").click()
+    similar = page.get_by_role("region", name="相似材料")
+    expect(similar.get_by_role("link", name="缺少危化品车辆专用停车场")).to_be_visible()
+    similar.get_by_role("button", name=re.compile("确认与“缺少危化品车辆专用停车场”")).click()
+    expect(page.get_by_text("已确认为同一问题")).to_be_visible()
+    page.get_by_role("link", name="以本材料和 1 份已确认的相似材料新建汇总建议").click()
+
+    page.get_by_label("建议标题").fill("建议加快危险化学品运输车辆专用停车场建设")
+    page.get_by_label("问题与依据").fill("江苏、浙江两地园区反映危化品运输车辆缺少专用停车场。")
+    page.get_by_label("建议内容").fill("建议交通运输部会同应急管理部制定专用停车场建设指南。")
+    page.get_by_label("建议责任部门").fill("交通运输部")
+    page.get_by_role("button", name="保存汇总建议").click()
+
+    title = "建议加快危险化学品运输车辆专用停车场建设"
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+    expect(page.get_by_text("2 个单位（2 个省份）的 2 份材料反映了这一问题")).to_be_visible()
+    page.get_by_role("link", name="汇总建议", exact=True).first.click()
+    row = page.get_by_role("row", name=re.compile("专用停车场建设"))
+    expect(row).to_contain_text("交通运输部")
