@@ -29,7 +29,9 @@ Cell rules (SECURITY.md finding 1, requirements 20–21):
 openpyxl picks its XML serialiser when first imported: lxml when installed and
 ``OPENPYXL_LXML`` is not ``False``. lxml's incremental writer, given no encoding, writes every
 Chinese character as ``&#23433;`` (PERFORMANCE.md §1). This module writes every worksheet with
-an explicit UTF-8 encoding, so the bytes are the same with either serialiser.
+an explicit UTF-8 encoding, so Chinese is UTF-8 with either serialiser. The two serialisers still
+differ in small ways (``<a/>`` or ``<a />``), so "the same data gives the same bytes" holds for
+one environment: a frozen report is kept as the stored file, never rebuilt to be compared.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import WorksheetWriter
@@ -334,15 +337,25 @@ class _Utf8WorksheetWriter(WorksheetWriter):
 
 
 class _ExcelWriter(ExcelWriter):
-    """openpyxl's package writer using :class:`_Utf8WorksheetWriter` in normal mode too."""
+    """openpyxl's package writer, writing normal-mode sheets with :class:`_Utf8WorksheetWriter`."""
 
     def write_worksheet(self, ws: Any) -> None:
-        if not self.workbook.write_only:
-            # The only difference from ExcelWriter.write_worksheet: the writer is ours, and
-            # ExcelWriter uses a write-only sheet's own writer, which write_export sets.
-            ws._writer = _Utf8WorksheetWriter(ws)
-            ws._writer.write()
-        super().write_worksheet(ws)
+        # openpyxl 3.1.5's ExcelWriter.write_worksheet with our writer in normal mode; a
+        # write-only sheet already has ours (write_export sets it).
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        if self.workbook.write_only:
+            if not ws.closed:
+                ws.close()
+            writer = ws._writer
+        else:
+            writer = _Utf8WorksheetWriter(ws)
+            writer.write()
+        ws._rels = writer._rels
+        self._archive.write(writer.out, ws.path[1:])
+        self.manifest.append(ws)
+        writer.cleanup()
 
 
 class _PackageZip(zipfile.ZipFile):
