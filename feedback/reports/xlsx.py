@@ -36,6 +36,7 @@ one environment: a frozen report is kept as the stored file, never rebuilt to be
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -538,7 +539,8 @@ def write_export(
 
     Row 1 is the styled header (frozen, auto-filter over all rows, repeated on printed pages);
     then one row per record, plus continuation rows for text over :data:`CELL_MAX`. ``rows`` is
-    consumed once, lazily; each row has one value per column (missing values are empty).
+    consumed once, lazily; each row has at most one value per column (missing values at the
+    end are empty; more values than columns raise ValueError).
     ``progress(records_so_far)`` is called every ``progress_every`` records and at the end.
     ``compresslevel`` 1 (fastest) is the default: raw exports are large and short-lived, and
     level 6 costs about twice the time for about 10% smaller files.
@@ -577,7 +579,10 @@ def write_export(
         width = len(specs)
         records = written = continued = 0
         for row in chain(sample, iterator):
-            values = list(row[:width]) + [None] * (width - len(row))
+            if len(row) > width:
+                # A value without a column would be lost without anyone noticing.
+                raise ValueError(f"row {records + 1} has {len(row)} values for {width} columns")
+            values = [*row, *([None] * (width - len(row)))]
             physical = _physical_rows(values)
             if len(physical) > 1:
                 continued += sum(1 for value in physical[1] if isinstance(value, str) and value)
@@ -596,10 +601,14 @@ def write_export(
         ws.auto_filter.ref = f"A1:{last_column}{written + 1}"
         _save(wb, target, stamp=generated_at or datetime.now(UTC), compresslevel=compresslevel)
     except BaseException:
-        # The sheet's temporary file would otherwise stay until the process exits.
+        # The sheet's temporary file would otherwise stay until the process exits. The row
+        # stream is closed first: left to the garbage collector it writes to a closed file.
         if not ws.closed:
-            ws._writer.close()
-            ws._writer.cleanup()
+            with contextlib.suppress(Exception):
+                if ws._rows is not None:
+                    ws._rows.close()
+                ws._writer.close()
+                ws._writer.cleanup()
         raise
     if progress is not None and records % progress_every:
         progress(records)

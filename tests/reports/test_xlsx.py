@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from feedback.reports import xlsx
 from feedback.reports.xlsx import (
     CELL_MAX,
     CONTINUATION_MARK,
+    FORMULA_TRIGGERS,
     REPORT_SHEETS,
     CellValue,
     CountTable,
@@ -295,6 +297,40 @@ def test_long_text_is_continued_in_the_report() -> None:
     assert [ws["A4"].value, ws["A5"].value, ws["A6"].value] == [1, None, 2]  # 序号 continuous
     assert join_cell_text([ws["C4"].value, ws["C5"].value]) == text
     assert ws.auto_filter.ref == "A3:H6"
+
+
+def _random_text(rng: random.Random) -> str:
+    alphabet = (
+        [chr(c) for c in range(0x20)]
+        + ["\ud800", "\udfff", "\ufffe", "\uffff", "\u3000", "\u00a0", "𠀀", "😀"]
+        + sorted(FORMULA_TRIGGERS)
+        + list("安全生产危险化学品'\"<>&|!abc 123")
+    )
+    return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+
+
+def test_random_text_never_aborts_and_reads_back_as_cleaned() -> None:
+    # A seeded stand-in for the Hypothesis test SECURITY.md asks for (Hypothesis is not a
+    # dependency): control characters, surrogates, triggers, quotes and non-BMP characters.
+    rng = random.Random(5)
+    texts = [_random_text(rng) for _ in range(400)]
+    ws = _load(_export(["编号", "内容"], [[str(n), text] for n, text in enumerate(texts)])).active
+    for row, text in enumerate(texts, start=2):
+        cell = ws.cell(row=row, column=2)
+        assert (cell.value or "") == excel_text(text), repr(text)
+        assert cell.quotePrefix is needs_quote_prefix(excel_text(text))
+        assert cell.value is None or cell.data_type == "s"
+
+
+def test_export_refuses_rows_longer_than_the_columns() -> None:
+    from openpyxl.worksheet._writer import ALL_TEMP_FILES
+
+    before = list(ALL_TEMP_FILES)
+    with pytest.raises(ValueError, match="row 2 has 3 values for 2 columns"):
+        write_export(io.BytesIO(), ["a", "b"], [["1", "2"], ["1", "2", "3"]])
+    # The failed sheet's temporary file is gone now, not at interpreter exit.
+    leftover = list(ALL_TEMP_FILES)
+    assert leftover == before
 
 
 def test_values_are_typed() -> None:
