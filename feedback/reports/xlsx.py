@@ -467,6 +467,57 @@ def _column_widths(
     return [float(min(_WIDTH_MAX, max(_WIDTH_MIN, width + 2))) for width in widths]
 
 
+# Column-width units (one "0" of the default font) across A4 landscape inside the margins below:
+# 27.7 cm at about 0.19 cm a unit. Within it, fit-to-width prints at or near 100%.
+_PRINT_WIDTH: Final = 140
+_WRAPPED_MIN: Final = 12
+
+
+def _fit_to_page(widths: Sequence[float], budget: float = _PRINT_WIDTH) -> list[float]:
+    """``widths`` with the widest columns narrowed to one cap so that they fit ``budget``.
+
+    Narrow columns keep their width; the text of narrowed ones wraps. The cap is never below
+    :data:`_WRAPPED_MIN` (fit-to-width then scales the page down instead).
+    """
+    if sum(widths) <= budget:
+        return list(widths)
+    low, high = float(_WRAPPED_MIN), max(widths)
+    while high - low > 0.5:
+        cap = (low + high) / 2
+        if sum(min(width, cap) for width in widths) > budget:
+            high = cap
+        else:
+            low = cap
+    return [float(min(width, int(low))) for width in widths]
+
+
+# Points per line of 11-point 仿宋/黑体, and the most Excel allows for a row.
+_LINE_POINTS: Final = 14.5
+_ROW_POINTS_MAX: Final = 409.0
+# A CJK character of those fonts is a little over two width units; Latin a little over one.
+_GLYPH_SCALE: Final = 1.05
+
+
+def _row_height(values: Sequence[CellValue], widths: Sequence[float]) -> float:
+    """Points a row needs to show its wrapped text in full.
+
+    LibreOffice (and WPS) keep the default height for rows that state none instead of fitting
+    them to wrapped text, which would cut every long cell to its first line; so the report
+    states heights, estimated from the text and the column widths.
+    """
+    lines = 1
+    for value, width in zip(values, widths, strict=False):
+        if not isinstance(value, str) or not value:
+            continue
+        usable = max(1.0, width - 1.5)
+        cell_lines = sum(
+            max(1, math.ceil(display_width(line) * _GLYPH_SCALE / usable))
+            for line in value.split("\n")
+        )
+        lines = max(lines, cell_lines)
+    return min(_ROW_POINTS_MAX, lines * _LINE_POINTS + 4)
+
+
 def _print_setup(ws: Any, *, title_rows: str | None) -> None:
     """A4 landscape, fit to one page wide, header rows repeated, page numbers in the footer."""
     ws.page_setup.orientation = "landscape"
@@ -877,12 +928,19 @@ def _write_table(wb: Any, data: ReportData, table: _Table, rows: Iterable[list[C
                     border=_BORDER,
                     alignment=_CENTER if column - 1 in centred else _WRAP,
                 )
-    for index, width_units in enumerate(_column_widths(table.headers, written, width), 1):
+    widths = _fit_to_page(_column_widths(table.headers, written, width))
+    for index, width_units in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(index)].width = width_units
+    shown: list[Sequence[CellValue]] = [table.headers, *written]
+    for row, shown_values in enumerate(shown, start=_HEADER_ROW):
+        ws.row_dimensions[row].height = _row_height(shown_values, widths)
     ws.freeze_panes = ws.cell(row=_HEADER_ROW + 1, column=1).coordinate
     ws.auto_filter.ref = f"A{_HEADER_ROW}:{get_column_letter(width)}{max(row_number, _HEADER_ROW)}"
     _print_setup(ws, title_rows=f"{_HEADER_ROW}:{_HEADER_ROW}")
     return records
+
+
+_GUIDE_WIDTHS: Final = (18.0, 60.0, 12.0)
 
 
 def _write_guide(wb: Any, data: ReportData, counts: dict[str, int]) -> None:
@@ -938,7 +996,8 @@ def _write_guide(wb: Any, data: ReportData, counts: dict[str, int]) -> None:
                 row += 1
                 _put(ws, row, 1, piece, font=_BODY_FONT, alignment=_WRAP)
                 ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
-    for letter, width in zip("ABC", (18, 60, 12), strict=True):
+                ws.row_dimensions[row].height = _row_height([piece], [sum(_GUIDE_WIDTHS)])
+    for letter, width in zip("ABC", _GUIDE_WIDTHS, strict=True):
         ws.column_dimensions[letter].width = width
     _print_setup(ws, title_rows=None)
 
@@ -974,12 +1033,14 @@ def _write_statistics(wb: Any, tables: Sequence[CountTable]) -> None:
                 alignment=_HEADER_ALIGN,
             )
         totals = [0] * series
+        largest = 1  # the longest bar: a row's sum when stacked
         current = header_row
         for label, counts in table.rows:
             current += 1
             values = [int(count) for count in list(counts)[:series]]
             values += [0] * (series - len(values))
             totals = [total + value for total, value in zip(totals, values, strict=True)]
+            largest = max(largest, sum(values) if series > 1 else max(values, default=0))
             cells: list[CellValue] = [label, *values, *([sum(values)] if total_column else [])]
             for column, value in enumerate(cells, start=1):
                 _put(ws, current, column, value, font=_BODY_FONT, border=_BORDER)
@@ -999,6 +1060,9 @@ def _write_statistics(wb: Any, tables: Sequence[CountTable]) -> None:
                 chart.overlap = 100
             chart.title = excel_text(table.title)
             chart.y_axis.title = "数量"
+            # Counts: whole-number ticks, not 0.5, 1.5…
+            chart.y_axis.number_format = "0"
+            chart.y_axis.majorUnit = math.ceil(largest / 5)
             # openpyxl 3.1 hides axes unless told otherwise.
             chart.x_axis.delete = False
             chart.y_axis.delete = False

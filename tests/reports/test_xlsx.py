@@ -296,6 +296,7 @@ def test_long_text_is_continued_in_the_report() -> None:
     ws = _load(data)["典型经验"]
     assert [ws["A4"].value, ws["A5"].value, ws["A6"].value] == [1, None, 2]  # 序号 continuous
     assert join_cell_text([ws["C4"].value, ws["C5"].value]) == text
+    assert ws.row_dimensions[4].height == 409  # Excel's highest row; the text is all there
     assert ws.auto_filter.ref == "A3:H6"
 
 
@@ -480,11 +481,21 @@ def test_report_table_formatting(report: bytes) -> None:
         assert body.border.left.style == "thin"
         widths = [ws.column_dimensions[chr(65 + i)].width for i in range(width)]
         assert all(6 <= value <= 50 for value in widths), (name, widths)
-    # Wide (CJK) text gets a wider column than the same number of ASCII characters.
+    # Widths come from the content, CJK counted double: 来源清单 fits the page as it is.
+    sources = wb["来源清单"]
+    assert sources.column_dimensions["B"].width == len("HX-2026-000003") + 2
+    assert sources.column_dimensions["C"].width == 2 * len("某国家级化工园区（山东省）") + 2
+    # 政策建议 does not: its widest columns are narrowed to one width that fits A4 landscape
+    # near 100%, and its rows are made tall enough for the wrapped text (LibreOffice and WPS
+    # do not fit rows to wrapped text by themselves).
     suggestions = wb["政策建议"]
-    assert suggestions.column_dimensions["B"].width == 21 * 2 + 2  # a 21-character title
-    assert suggestions.column_dimensions["D"].width == 50  # 28 characters, capped
-    assert suggestions.column_dimensions["A"].width == 8  # 序号 and the filter button
+    widths = [suggestions.column_dimensions[chr(65 + i)].width for i in range(10)]
+    assert widths[0] == 8  # 序号 and the filter button
+    assert sum(widths) <= 140
+    assert 12 <= widths[1] < 2 * 21 + 2  # a 21-character title, narrowed
+    heights = suggestions.row_dimensions
+    assert heights[4].height >= 3 * 14.5
+    assert heights[3].height < heights[4].height
 
 
 def test_report_statistics_and_charts(report: bytes) -> None:
