@@ -565,18 +565,35 @@ def test_package_is_well_formed_utf8_xml(kind: str, report: bytes) -> None:
     assert b"<f>" not in sheets
 
 
+def _soffice(tmp_path: Path, source: Path, target: str) -> Path:
+    result = subprocess.run(
+        ["soffice", "--headless", "--convert-to", target, "--outdir", str(tmp_path), str(source)],
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    converted = source.with_suffix("." + target.split(":")[0])
+    assert converted.stat().st_size > 0, result.stderr
+    return converted
+
+
 @pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
 def test_libreoffice_converts_the_report(tmp_path: Path, report: bytes) -> None:
     source = tmp_path / "report.xlsx"
     source.write_bytes(report)
-    result = subprocess.run(
-        ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "report.pdf").stat().st_size > 0
+    _soffice(tmp_path, source, "pdf")
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_libreoffice_reads_trigger_led_text_as_text(tmp_path: Path) -> None:
+    source = tmp_path / "export.xlsx"
+    texts = ["=1+2", "+1+2", "-1+2", "@SUM(1)", "＝1+2"]
+    source.write_bytes(_export(["编号", "内容"], [[str(n), text] for n, text in enumerate(texts)]))
+    # The first sheet as UTF-8 CSV: a cell LibreOffice took for a formula would read 3.
+    csv = _soffice(tmp_path, source, "csv:Text - txt - csv (StarCalc):44,34,76")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    assert [line.split(",", 1)[1] for line in lines[1:]] == texts
 
 
 # -- raw export ----------------------------------------------------------------------------------
