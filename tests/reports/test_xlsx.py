@@ -369,6 +369,8 @@ def test_values_are_typed() -> None:
         ("History", (), "History_"),
         ("history", (), "history_"),
         ("", (), "Sheet"),
+        ("  ", (), "Sheet"),
+        ("''", (), "Sheet"),
         ("\x00\x01", (), "Sheet"),
         ("第一行\n第二行", (), "第一行 第二行"),
         ("统计", ("统计",), "统计 (2)"),
