@@ -87,6 +87,8 @@ def register_blueprints(app: Flask) -> None:
     from feedback.filing.imports import bp as imports_bp
     from feedback.filing.views import bp as filing_bp
     from feedback.main.views import bp as main_bp
+    from feedback.reports.export_views import bp as exports_bp
+    from feedback.reports.views import bp as reports_bp
     from feedback.review.views import bp as review_bp
 
     app.register_blueprint(main_bp)
@@ -97,6 +99,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(consolidation_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(exports_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

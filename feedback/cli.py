@@ -5,9 +5,14 @@ Every command exits 0 on success and non-zero with a one-line reason otherwise.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -70,7 +75,8 @@ def _find_organisation(name: str) -> Organisation:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
-    for command in (init, create_org, create_user, seed_demo, similarity_rebuild):
+    for command in (init, create_org, create_user, seed_demo, similarity_rebuild, build_report,
+                    export_submissions):  # fmt: skip
         app.cli.add_command(command)
 
 
@@ -247,3 +253,91 @@ def similarity_rebuild() -> None:
     timings = similarity.rebuild(db.session)
     db.session.commit()
     click.echo("相似材料索引已重建：" + "，".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+@click.command("build-report")
+@click.option("--id", "report_id", required=True, type=int, help="The report's number.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--version",
+    "number",
+    default=None,
+    type=int,
+    help="A frozen version (its stored bytes); default: the draft, built now.",
+)
+def build_report(report_id: int, out: str, number: int | None) -> None:
+    """Write a report's workbook: a frozen version byte for byte, or the current draft."""
+    from feedback.audit.services import record
+    from feedback.models import Report, utcnow
+    from feedback.reports import services
+    from feedback.reports.compile import build_workbook
+
+    report = db.session.get(Report, report_id)
+    if report is None:
+        fail(f"找不到编号为 {report_id} 的报告。")
+    if number is not None:
+        edition = services.get_version(report, number)
+        if edition is None:
+            fail(f"报告 {report_id} 没有第 {number} 版。")
+        content = edition.workbook
+    else:
+        number = report.next_number
+        content = build_workbook(report, number=number, generated_at=utcnow())
+    with _atomic_file(out) as stream:
+        stream.write(content)
+    record("report_cli_build", actor=None, object_type="report", object_id=report_id,
+           number=number, out=out)  # fmt: skip
+    db.session.commit()
+    click.echo(f"已写入 {out}（第 {number} 版，{len(content)} 字节）。")
+
+
+@contextmanager
+def _atomic_file(out: str) -> Iterator[IO[bytes]]:
+    """A file written beside ``out`` and renamed onto it: a failure never leaves half a file."""
+    target = Path(out)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@click.command("export-submissions")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="FILE.xlsx or FILE.csv (the format follows the extension).")  # fmt: skip
+@click.option("--status", default="", help="submitted, in_review, accepted …")
+@click.option("--kind", default="", help="experience, problem or suggestion.")
+@click.option("--q", default="", help="Chinese full-text search.")
+@click.option("--columns", default="", help="Comma-separated column keys (default: the usual).")
+def export_submissions(out: str, status: str, kind: str, q: str, columns: str) -> None:
+    """Export every submission that reached the federation and matches the filters."""
+    from werkzeug.datastructures import MultiDict
+
+    from feedback.audit.services import record
+    from feedback.reports import exports
+    from feedback.review.queue import QueueFilters
+
+    file_format = Path(out).suffix.lower().lstrip(".")
+    if file_format not in exports.FORMATS:
+        fail("--out 须以 .xlsx 或 .csv 结尾。")
+    filters = QueueFilters.from_args(MultiDict({"status": status, "kind": kind, "q": q}))
+    if (status and filters.status != status) or (kind and filters.kind != kind):
+        fail("--status 或 --kind 的取值无效。")
+    query = exports.query_for(filters, None)
+    total = exports.count(query)
+    chosen = exports.chosen([c.strip() for c in columns.split(",") if c.strip()])
+    started = time.perf_counter()
+
+    def progress(done: int) -> None:
+        click.echo(f"\r{done}/{total}", nl=False, err=True)
+
+    with _atomic_file(out) as stream:
+        records = exports.write(stream, file_format, query, chosen, progress=progress)
+    record("export_cli", actor=None, object_type="export", object_id=None, rows=records,
+           query=filters.to_args(), out=out)  # fmt: skip
+    db.session.commit()
+    seconds = time.perf_counter() - started
+    click.echo(f"\n已导出 {records} 份材料到 {out}（{seconds:.1f} 秒）。")

@@ -112,11 +112,12 @@ def edit(suggestion_id: int) -> ResponseReturnValue:
             db.session.rollback()
             form.form_errors.append(
                 _(
-                    "这条汇总建议已被他人修改，您的修改未保存。您填写的内容仍在下方，"
-                    "请对照最新内容后重新保存。"
+                    "这条汇总建议已被他人修改，您的修改未保存。下方仍是您填写的内容；"
+                    "核对后再次保存，将以您的内容为准。"
                 )
             )
             suggestion = _suggestion_or_404(suggestion_id)
+            form.version.data = str(suggestion.version)
             status = 409
         except ValidationFailed as failure:
             db.session.rollback()

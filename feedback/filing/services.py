@@ -496,8 +496,9 @@ INTERNAL_STEPS = frozenset({"created", "return_internal", "approve"})
 # Steps of the federation's own work that name other organisations' material (similar pairs,
 # consolidated suggestions): shown to staff only.
 STAFF_STEPS = frozenset(
-    {"similar_confirmed", "similar_dismissed", "consolidated", "unconsolidated"}
-)
+    {"similar_confirmed", "similar_dismissed", "consolidated", "unconsolidated",
+     "report_included", "report_removed"}
+)  # fmt: skip
 
 
 def organisation_events(submission: Submission) -> list[Event]:

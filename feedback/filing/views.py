@@ -36,6 +36,7 @@ from feedback.filing.forms import NoteForm, SubmissionFormBase, fill_choices, fo
 from feedback.filing.kinds import KINDS, Kind
 from feedback.forms import show_errors
 from feedback.models import ORG_ROLES, Attachment, Status, Submission, User, utcnow
+from feedback.reports import services as reports
 from feedback.security import acting_user, require_roles
 
 bp = Blueprint("filing", __name__, url_prefix="/submissions")
@@ -375,6 +376,8 @@ def detail(submission_id: int) -> ResponseReturnValue:
         actions=workflow.allowed_actions(user, submission),
         revisions=services.revisions(submission),
         events=services.organisation_events(submission),
+        responses=reports.responses_for(submission),
+        verdicts=reports.VERDICT_LABELS(),
         note_form=NoteForm(),
         problems=services.submission_problems(submission) if submission.is_editable else {},
         internal_return=_last_internal_return(submission),

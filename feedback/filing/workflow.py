@@ -86,6 +86,9 @@ ACTION_LABELS: dict[str, LazyString] = {
     "similar_dismissed": _l("排除相似材料"),
     "consolidated": _l("纳入汇总建议"),
     "unconsolidated": _l("移出汇总建议"),
+    "report_included": _l("纳入汇总报告"),
+    "report_removed": _l("移出汇总报告"),
+    "ministry_response": _l("应急管理部意见"),
 }
 
 STATUS_LABELS: dict[Status, LazyString] = {

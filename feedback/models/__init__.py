@@ -8,9 +8,17 @@ from feedback.models.consolidation import (
     ConsolidatedSuggestion,
     consolidated_plan_item,
 )
+from feedback.models.export import ExportJob, ExportStatus
 from feedback.models.notification import ImportBatch, Notification
 from feedback.models.organisation import Organisation, OrgKind, ParkGrade, ParkLevel
 from feedback.models.plan import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup
+from feedback.models.report import (
+    MinistryResponse,
+    Report,
+    ReportItem,
+    ReportVersion,
+    Verdict,
+)
 from feedback.models.similarity import (
     LinkStatus,
     SimilarityBand,
@@ -48,8 +56,11 @@ __all__ = [
     "ConsolidatedSource",
     "ConsolidatedSuggestion",
     "Event",
+    "ExportJob",
+    "ExportStatus",
     "ImportBatch",
     "LinkStatus",
+    "MinistryResponse",
     "Notification",
     "OrgKind",
     "Organisation",
@@ -57,6 +68,9 @@ __all__ = [
     "ParkLevel",
     "PlanItem",
     "ReferenceCounter",
+    "Report",
+    "ReportItem",
+    "ReportVersion",
     "Revision",
     "Role",
     "SavedView",
@@ -69,6 +83,7 @@ __all__ = [
     "TagGroup",
     "User",
     "UserRole",
+    "Verdict",
     "campaign_target",
     "consolidated_plan_item",
     "submission_plan_item",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -108,8 +108,9 @@ def _plan_subtree(code: str) -> ColumnElement[bool]:
     return or_(PlanItem.code == code, PlanItem.code.like(below))
 
 
-def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -> list[Any]:
-    """SQL conditions for the filters (``with_status=False`` for the status tab counts)."""
+def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = True) -> list[Any]:
+    """SQL conditions for the filters (``with_status=False`` for the status tab counts); with
+    no user (the command line) "mine" matches nothing."""
     where: list[Any] = []
     if with_status and filters.status:
         where.append(Submission.status == Status(filters.status))
@@ -142,7 +143,7 @@ def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -
     if filters.campaign:
         where.append(Submission.campaign_id == filters.campaign)
     if filters.assignee == "mine":
-        where.append(Submission.assignee_id == user.id)
+        where.append(Submission.assignee_id == user.id if user else false())
     elif filters.assignee == "unassigned":
         where.append(Submission.assignee_id.is_(None))
     elif filters.assignee.isdigit():

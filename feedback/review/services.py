@@ -20,6 +20,7 @@ from feedback.models import (
     Comment,
     ConsolidatedSuggestion,
     PlanItem,
+    Report,
     SavedView,
     Status,
     Submission,
@@ -29,6 +30,7 @@ from feedback.models import (
     utcnow,
 )
 from feedback.notifications.services import notify
+from feedback.reports import services as reports
 
 PRIORITIES = (0, 1, 2)
 ABSTRACT_MAX = 500
@@ -183,7 +185,7 @@ class BulkResult:
     skipped: int
 
 
-BULK_ACTIONS = ("assign", "tag", "start_review", "consolidate")
+BULK_ACTIONS = ("assign", "tag", "start_review", "consolidate", "report")
 
 
 def bulk(
@@ -195,6 +197,7 @@ def bulk(
     assignee: User | None = None,
     tag: Tag | None = None,
     consolidated: ConsolidatedSuggestion | None = None,
+    report: Report | None = None,
 ) -> BulkResult:
     """Apply one action to exactly the submissions the reviewer confirmed.
 
@@ -219,7 +222,12 @@ def bulk(
             raise ValidationFailed.on("consolidated_id", _("请选择汇总建议。"))
         changed = consolidation.link(actor, consolidated, submissions)
         skipped = len(submissions) - changed  # already among its sources
-    for submission in submissions if action != "consolidate" else ():
+    elif action == "report":
+        if report is None:
+            raise ValidationFailed.on("report_id", _("请选择汇总报告。"))
+        added = reports.add_items(actor, report, submissions=submissions)
+        changed, skipped = added.added, added.already + added.refused_count
+    for submission in submissions if action not in ("consolidate", "report") else ():
         if action == "assign":
             assign(actor, submission, assignee)
             changed += 1

@@ -24,11 +24,14 @@ from feedback.models import (
     STAFF_ROLES,
     ConsolidatedSuggestion,
     Organisation,
+    Report,
+    Role,
     SimilarityLink,
     Submission,
     Tag,
     User,
 )
+from feedback.reports import services as reports
 from feedback.review import dashboard, queue, services, similarity
 from feedback.security import acting_user, require_roles
 
@@ -52,11 +55,18 @@ def index() -> ResponseReturnValue:
         reviewers=services.reviewers(),
         saved=services.saved_views(user),
         consolidated_choices=consolidation.choices(),
+        report_choices=_report_choices() if user.has_role(Role.COMPILER) else [],
         organisations=db.session.execute(
             select(Organisation.id, Organisation.name).order_by(Organisation.name)
         ).all(),
         action_form=ActionForm(),
     )
+
+
+def _report_choices() -> list[tuple[int, str]]:
+    rows = db.session.execute(select(Report.id, Report.title, Report.period_label)
+                              .order_by(Report.updated_at.desc()).limit(50))  # fmt: skip
+    return [(ident, f"{title}（{period}）") for ident, title, period in rows]
 
 
 @bp.route("/<int:submission_id>")
@@ -83,6 +93,8 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         plan_items=plan_item_choices(),
         tags=tag_choices(),
         consolidated=consolidation.containing(submission),
+        responses=reports.responses_for(submission),
+        verdicts=reports.VERDICT_LABELS(),
         consolidated_choices=consolidation.choices(),
         action_form=ActionForm(),
         **extra,
@@ -248,6 +260,12 @@ def bulk() -> ResponseReturnValue:
         if raw_consolidated.isdigit() and len(raw_consolidated) < 10
         else None
     )
+    raw_report = form.get("report_id", "")
+    report = (
+        db.session.get(Report, int(raw_report))
+        if raw_report.isdigit() and len(raw_report) < 10
+        else None
+    )
     confirmed = form.get("confirmed_count", "")
     if not confirmed.isdigit():
         # First step: show the exact count and ask for confirmation.
@@ -261,6 +279,7 @@ def bulk() -> ResponseReturnValue:
             assignee=db.session.get(User, assignee_id) if assignee_id else None,
             tag=db.session.get(Tag, tag_id) if tag_id else None,
             consolidated=consolidated,
+            report=report,
             sources_max=consolidation.SOURCES_MAX,
             action_form=ActionForm(),
         )
@@ -275,9 +294,10 @@ def bulk() -> ResponseReturnValue:
             assignee=db.session.get(User, assignee_id) if assignee_id else None,
             tag=db.session.get(Tag, tag_id) if tag_id else None,
             consolidated=consolidated,
+            report=report,
         )
         db.session.commit()
-    except (StaleVersion, ValidationFailed) as error:
+    except (StaleVersion, ValidationFailed, PermissionDenied) as error:
         db.session.rollback()
         flash(str(error), "danger")
     else:
