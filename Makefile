@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app feedback
 
-.PHONY: run test lint format bench init translations messages clean
+.PHONY: run test lint format bench init translations messages clean check-workbook
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: $(VENV)/.dev translations lint
 
 bench: $(VENV)/.dev translations
 	$(BIN)/python -m bench.run
+
+# Not part of `make test`: needs LibreOffice and poppler-utils (see docs/workbook-check.md).
+check-workbook: $(VENV)/.dev translations
+	$(BIN)/python scripts/check_workbook.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
