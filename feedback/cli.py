@@ -70,7 +70,17 @@ def _find_organisation(name: str) -> Organisation:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
-    for command in (init, create_org, create_user, seed_demo, similarity_rebuild):
+    from feedback.audit.commands import audit_purge, audit_verify
+
+    for command in (
+        init,
+        create_org,
+        create_user,
+        seed_demo,
+        similarity_rebuild,
+        audit_verify,
+        audit_purge,
+    ):
         app.cli.add_command(command)
 
 
