@@ -84,6 +84,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from feedback.admin.views import bp as admin_bp
+    from feedback.audit.views import bp as audit_bp
     from feedback.auth.views import bp as auth_bp
     from feedback.campaigns.views import bp as campaigns_bp
     from feedback.consolidation.views import bp as consolidation_bp
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(consolidation_bp)
+    app.register_blueprint(audit_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def writes_audit_on_get(view: F) -> F:
+    """Mark a GET view that appends an audit record (an export, a verification).
+
+    Its transaction begins IMMEDIATE like a POST's, so the append waits for the write lock
+    instead of failing to upgrade a read snapshot. Apply it below ``require_roles``.
+    """
+    view.writes_audit_on_get = True  # type: ignore[attr-defined]
+    return view
+
+
+def _request_writes() -> bool:
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "writes_audit_on_get", False))
+
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -51,7 +72,7 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # read lock mid-transaction. Reads (GET/HEAD) begin deferred and run concurrently under WAL.
     # CLI commands write too. Anything else (tests, scripts) begins deferred like plain SQLite.
     if has_request_context():
-        writes = request.method not in SAFE_METHODS
+        writes = _request_writes()
     else:
         writes = click.get_current_context(silent=True) is not None
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
