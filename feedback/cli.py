@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -80,6 +81,8 @@ def register(app: Flask) -> None:
         similarity_rebuild,
         audit_verify,
         audit_purge,
+        backup,
+        restore,
     ):
         app.cli.add_command(command)
 
@@ -257,3 +260,53 @@ def similarity_rebuild() -> None:
     timings = similarity.rebuild(db.session)
     db.session.commit()
     click.echo("相似材料索引已重建：" + "，".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+@click.command("backup")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Archive to write (.tar.gz): database, uploads and a SHA-256 manifest.",
+)
+def backup(out: Path) -> None:
+    """Back up the database (online, consistent) and the uploads into one archive."""
+    from feedback.audit.services import record
+    from feedback.backup import BackupError, create_backup
+
+    try:
+        result = create_backup(out)
+    except BackupError as error:
+        fail(str(error))
+    record(
+        "backup",
+        actor=None,
+        file=out.name,
+        sha256=result.sha256,
+        files=result.files,
+        rows=sum(result.tables.values()),
+    )
+    db.session.commit()
+    click.echo(
+        f"已备份到 {out}：{len(result.tables)} 张表共 {sum(result.tables.values())} 行，"
+        f"{result.files} 个文件；SHA-256 {result.sha256}"
+    )
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def restore(archive: Path) -> None:
+    """Restore a backup into this empty instance, after checking every file against the manifest."""
+    from feedback.audit.services import record
+    from feedback.backup import BackupError, restore_backup
+
+    try:
+        result = restore_backup(archive)
+    except BackupError as error:
+        fail(str(error))
+    record("restore", actor=None, file=archive.name, rows=sum(result.tables.values()))
+    db.session.commit()
+    click.echo(
+        f"已从 {archive} 恢复：{len(result.tables)} 张表共 {sum(result.tables.values())} 行"
+        f"（与备份清单一致），{result.files} 个上传文件。"
+    )
