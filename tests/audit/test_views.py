@@ -170,3 +170,21 @@ def test_verify_button_shows_the_verdict(client: FlaskClient) -> None:
     assert f"审计链在第 {target.id} 号记录" in body and "被篡改" in body
     last = db.session.scalars(select(AuditRecord).order_by(AuditRecord.id.desc())).first()
     assert last is not None and last.action == "audit_verify" and last.outcome == "failure"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "writes"),
+    [
+        ("GET", "/audit/", False),
+        ("GET", "/audit/export.csv", True),
+        ("GET", "/audit/verify", True),
+        ("POST", "/auth/logout", True),
+    ],
+)
+def test_gets_that_append_an_audit_record_begin_as_writers(
+    app: Flask, method: str, path: str, writes: bool
+) -> None:
+    from feedback.database import _request_writes
+
+    with app.test_request_context(path, method=method):  # routed as a real request would be
+        assert _request_writes() is writes
