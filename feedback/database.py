@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def writes_audit_on_get(view: F) -> F:
-    """Mark a GET view that appends an audit record (an export, a verification).
+def next_transaction_writes() -> None:
+    """Let the request's next transaction begin IMMEDIATE on SQLite, as a POST's does.
 
-    Its transaction begins IMMEDIATE like a POST's, so the append waits for the write lock
-    instead of failing to upgrade a read snapshot. Apply it below ``require_roles``.
+    For a GET view that reads at length (an export, a verification) and then appends an audit
+    record: it commits its read first, so it never holds the write lock while reading, and the
+    append then waits for the lock instead of failing to upgrade a stale read snapshot.
     """
-    view.writes_audit_on_get = True  # type: ignore[attr-defined]
-    return view
+    g.sqlite_next_transaction_writes = True
 
 
 def _request_writes() -> bool:
     if request.method not in SAFE_METHODS:
         return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "writes_audit_on_get", False))
+    return bool(g.pop("sqlite_next_transaction_writes", False))
 
 
 SQLITE_PRAGMAS = (
