@@ -44,6 +44,7 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from feedback import database, formatting, labels, search, security
+    from feedback.audit import chain
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
     from feedback.extensions import babel, csrf, db, limiter, migrate
@@ -55,6 +56,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_login(app)
     security.init_security(app)
+    # Every audit record joins the hash chain when it is flushed, in the action's transaction.
+    chain.install(app)
     # Keeps the Chinese search index in step with every ORM write, in this process.
     search.install(app)
     # …and the similarity signatures of every submission whose text changes.
@@ -81,6 +84,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from feedback.admin.views import bp as admin_bp
+    from feedback.audit.views import bp as audit_bp
     from feedback.auth.views import bp as auth_bp
     from feedback.campaigns.views import bp as campaigns_bp
     from feedback.consolidation.views import bp as consolidation_bp
@@ -101,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(consolidation_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(audit_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -75,8 +75,21 @@ def _find_organisation(name: str) -> Organisation:
 
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
-    for command in (init, create_org, create_user, seed_demo, similarity_rebuild, build_report,
-                    export_submissions):  # fmt: skip
+    from feedback.audit.commands import audit_purge, audit_verify
+
+    for command in (
+        init,
+        create_org,
+        create_user,
+        seed_demo,
+        similarity_rebuild,
+        audit_verify,
+        audit_purge,
+        backup,
+        restore,
+        build_report,
+        export_submissions,
+    ):
         app.cli.add_command(command)
 
 
@@ -341,3 +354,53 @@ def export_submissions(out: str, status: str, kind: str, q: str, columns: str) -
     db.session.commit()
     seconds = time.perf_counter() - started
     click.echo(f"\n已导出 {records} 份材料到 {out}（{seconds:.1f} 秒）。")
+
+
+@click.command("backup")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Archive to write (.tar.gz): database, uploads and a SHA-256 manifest.",
+)
+def backup(out: Path) -> None:
+    """Back up the database (online, consistent) and the uploads into one archive."""
+    from feedback.audit.services import record
+    from feedback.backup import BackupError, create_backup
+
+    try:
+        result = create_backup(out)
+    except BackupError as error:
+        fail(str(error))
+    record(
+        "backup",
+        actor=None,
+        file=out.name,
+        sha256=result.sha256,
+        files=result.files,
+        rows=sum(result.tables.values()),
+    )
+    db.session.commit()
+    click.echo(
+        f"已备份到 {out}：{len(result.tables)} 张表共 {sum(result.tables.values())} 行，"
+        f"{result.files} 个文件；SHA-256 {result.sha256}"
+    )
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def restore(archive: Path) -> None:
+    """Restore a backup into this empty instance, after checking every file against the manifest."""
+    from feedback.audit.services import record
+    from feedback.backup import BackupError, restore_backup
+
+    try:
+        result = restore_backup(archive)
+    except BackupError as error:
+        fail(str(error))
+    record("restore", actor=None, file=archive.name, rows=sum(result.tables.values()))
+    db.session.commit()
+    click.echo(
+        f"已从 {archive} 恢复：{len(result.tables)} 张表共 {sum(result.tables.values())} 行"
+        f"（与备份清单一致），{result.files} 个上传文件。"
+    )

@@ -69,6 +69,10 @@ class Config:
     PROXY_FIX_HOPS = 0
     TRUSTED_HOSTS: list[str] | None = None
 
+    # Audit records are kept at least this long; under 180 days is refused at start-up, and a
+    # purge never touches anything younger than max(this, 184) days (SECURITY.md row 36).
+    AUDIT_RETENTION_DAYS = 365
+
 
 class DevelopmentConfig(Config):
     """Local use by ``make run``: SQLite in ``instance/``."""
@@ -106,6 +110,7 @@ _ENV_KEYS = {
     "FEEDBACK_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
+    "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
 }
 
 
@@ -141,6 +146,16 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
 
 
+def check_audit_retention(app: Flask) -> None:
+    """Audit records must be kept six months (CSL Art. 21(3)); 180 days is the least accepted."""
+    try:
+        days = int(app.config["AUDIT_RETENTION_DAYS"])
+    except (TypeError, ValueError):
+        raise ConfigError("AUDIT_RETENTION_DAYS 必须是整数（天数）。") from None
+    if days < 180:
+        raise ConfigError(f"AUDIT_RETENTION_DAYS={days} 过短：审计记录至少保留 180 天（6 个月）。")
+
+
 def instance_secret_key(instance: Path) -> str:
     """The development secret key in ``instance/secret_key``, created (mode 0600) if missing."""
     path = instance / "secret_key"
@@ -162,6 +177,7 @@ def instance_secret_key(instance: Path) -> str:
 
 def check_config(app: Flask) -> None:
     """Refuse to start with settings that would be unsafe outside development."""
+    check_audit_retention(app)
     key = app.config.get("SECRET_KEY")
     if app.config["ENV_NAME"] == "development" and not key:
         # Local use only: a random key kept in instance/, shared by every worker process (a key

@@ -5,12 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def next_transaction_writes() -> None:
+    """Let the request's next transaction begin IMMEDIATE on SQLite, as a POST's does.
+
+    For a GET view that reads at length (an export, a verification) and then appends an audit
+    record: it commits its read first, so it never holds the write lock while reading, and the
+    append then waits for the lock instead of failing to upgrade a stale read snapshot.
+    """
+    g.sqlite_next_transaction_writes = True
+
+
+def _request_writes() -> bool:
+    if request.method not in SAFE_METHODS:
+        return True
+    return bool(g.pop("sqlite_next_transaction_writes", False))
+
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -51,7 +69,7 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # read lock mid-transaction. Reads (GET/HEAD) begin deferred and run concurrently under WAL.
     # CLI commands write too. Anything else (tests, scripts) begins deferred like plain SQLite.
     if has_request_context():
-        writes = request.method not in SAFE_METHODS
+        writes = _request_writes()
     else:
         writes = click.get_current_context(silent=True) is not None
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

@@ -22,6 +22,13 @@ def localtime(moment: datetime | None) -> str:
     return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
+def localtime_seconds(moment: datetime | None) -> str:
+    """A UTC moment in Beijing time to the second, e.g. 2026-11-28 23:05:09 (audit records)."""
+    if moment is None:
+        return ""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def filesize(size: int | None) -> str:
     """Bytes as a short human size: 812 B, 45 KB, 3.2 MB."""
     if size is None:
@@ -39,6 +46,7 @@ def init_formatting(app: Flask) -> None:
     from feedback.filing.workflow import ACTION_LABELS, STATUS_LABELS
 
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localtime_seconds"] = localtime_seconds
     app.jinja_env.filters["filesize"] = filesize
     from feedback.codes.regions import provinces
     from feedback.search import highlight, snippet

@@ -70,3 +70,48 @@ def test_upgrading_keeps_child_rows(tmp_path: object) -> None:
         db.session.remove()
         db.engine.dispose()
     assert events == 1
+
+
+def test_upgrade_chains_existing_audit_records(tmp_path: object) -> None:
+    """Records written before the hash chain get one, in id order, and verify."""
+    from pathlib import Path
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from feedback import create_app
+    from feedback.audit import chain
+
+    folder = Path(str(tmp_path))
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'a.sqlite3'}",
+            "UPLOAD_DIR": str(folder / "up"),
+        },
+    )
+    with app.app_context():
+        upgrade(revision="4d5e6f7a8b05")
+        for n, at in enumerate(("2026-01-01 08:00:00", "2026-01-02 09:30:00.250000", None)):
+            db.session.execute(
+                text(
+                    "INSERT INTO audit_record (at, actor_email, action, outcome, detail)"
+                    " VALUES (:at, :email, :action, 'success', :detail)"
+                ),
+                {
+                    "at": at or "2026-01-03 10:00:00",
+                    "email": f"张{n}@example.cn",
+                    "action": f"action{n}",
+                    "detail": '{"名称": "园区"}' if n == 1 else None,
+                },
+            )
+        db.session.commit()
+        upgrade()
+        result = chain.verify(db.session)
+        prev_hashes = db.session.scalars(
+            text("SELECT prev_hash FROM audit_record ORDER BY id")
+        ).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert result.ok and result.count == 3
+    assert prev_hashes[0] == chain.GENESIS

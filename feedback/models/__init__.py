@@ -1,6 +1,6 @@
 """The models, one module per aggregate. Importing this package registers every table."""
 
-from feedback.models.audit import AuditRecord
+from feedback.models.audit import AuditAnchor, AuditRecord
 from feedback.models.base import Base, utcnow
 from feedback.models.campaign import Campaign, campaign_target
 from feedback.models.consolidation import (
@@ -49,6 +49,7 @@ __all__ = [
     "RECEIVED",
     "STAFF_ROLES",
     "Attachment",
+    "AuditAnchor",
     "AuditRecord",
     "Base",
     "Campaign",
