@@ -20,9 +20,11 @@ from feedback.formatting import CHINA
 from feedback.models import (
     RECEIVED,
     Attachment,
+    LinkStatus,
     Organisation,
     OrgKind,
     PlanItem,
+    SimilarityLink,
     Status,
     Submission,
     Tag,
@@ -33,7 +35,7 @@ from feedback.models import (
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("status", "kind", "org", "org_kind", "province", "plan", "tag", "campaign",
-               "assignee", "from", "to", "attachments", "q", "sort")  # fmt: skip
+               "assignee", "from", "to", "attachments", "similar", "q", "sort")  # fmt: skip
 
 
 @dataclass
@@ -52,6 +54,7 @@ class QueueFilters:
     date_from: date | None = None
     date_to: date | None = None
     attachments: bool = False
+    similar: bool = False  # has a detected or confirmed similar submission
     q: str = ""
     sort: str = "newest"
     extra: dict[str, str] = field(default_factory=dict)
@@ -83,6 +86,7 @@ class QueueFilters:
             date_from=day("from"),
             date_to=day("to"),
             attachments=args.get("attachments") == "1",
+            similar=args.get("similar") == "1",
             q=" ".join(args.get("q", "").split())[:50],
             sort="oldest" if args.get("sort") == "oldest" else "newest",
         )
@@ -96,7 +100,7 @@ class QueueFilters:
             "from": self.date_from.isoformat() if self.date_from else "",
             "to": self.date_to.isoformat() if self.date_to else "",
             "attachments": "1" if self.attachments else "",
- "q": self.q,
+            "similar": "1" if self.similar else "", "q": self.q,
             "sort": "" if self.sort == "newest" else self.sort,
         }  # fmt: skip
         values.update(changes)
@@ -107,6 +111,22 @@ def _plan_subtree(code: str) -> ColumnElement[bool]:
     # Codes are hierarchical: "S" covers S1…S6; "S3" covers S3.1, S3.2 …
     below = f"{code}%" if len(code) == 1 else f"{code}.%"
     return or_(PlanItem.code == code, PlanItem.code.like(below))
+
+
+def _has_similar(user: User) -> ColumnElement[bool]:
+    """A link not dismissed, on either side, to a submission ``user`` may see (as
+    :func:`feedback.review.similarity.similar_to` lists them)."""
+    link = SimilarityLink
+    live = link.status != LinkStatus.DISMISSED
+
+    def visible(other_id: Any) -> Any:
+        # Correlated to the link only: the other submission is its own row, not the outer one.
+        return visible_submissions(user).where(Submission.id == other_id).correlate(link).exists()
+
+    return or_(
+        Submission.id.in_(select(link.submission_a_id).where(live, visible(link.submission_b_id))),
+        Submission.id.in_(select(link.submission_b_id).where(live, visible(link.submission_a_id))),
+    )
 
 
 def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -> list[Any]:
@@ -156,6 +176,8 @@ def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -
         where.append(Submission.submitted_at < end.astimezone(UTC))
     if filters.attachments:
         where.append(exists().where(Attachment.submission_id == Submission.id))
+    if filters.similar:
+        where.append(_has_similar(user))
     if filters.q:
         where.append(search.matching(filters.q))
     return where

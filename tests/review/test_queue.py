@@ -69,7 +69,7 @@ def _link(x: Submission, y: Submission, status: LinkStatus = LinkStatus.DETECTED
         "",
         "?status=submitted",
         "?status=submitted&kind=problem&plan=S3&attachments=",
-        "?tag={tag}&status=submitted",
+        "?tag={tag}&status=submitted&similar=1",
         "?assignee=mine&q=动火&org_kind=park",
     ],
 )
@@ -167,3 +167,32 @@ def test_counts_stop_at_the_cap_and_the_page_says_so(
     assert "共 1 份" in page and "超过" not in page
     page = client.get("/review/?status=submitted").get_data(as_text=True)
     assert "共 3 份" in page
+
+
+def test_has_similar_needs_a_live_link_to_a_visible_submission(client: FlaskClient) -> None:
+    author, other = make_user(), make_user()
+    linked_a = _sent(author, title="与另一份相似的材料甲")
+    linked_b = _sent(other, title="与另一份相似的材料乙")
+    dismissed_a = _sent(author, title="相似已被否定的材料丙")
+    dismissed_b = _sent(other, title="相似已被否定的材料丁")
+    only_draft = _sent(author, title="只和草稿相似的材料戊")
+    draft = make_submission(other, title="还在草稿里的相似材料")
+    _sent(author, title="没有任何相似的材料己")
+    db.session.execute(delete(SimilarityLink))  # only the links below
+    db.session.commit()
+    _link(linked_a, linked_b)
+    _link(dismissed_a, dismissed_b, LinkStatus.DISMISSED)
+    _link(only_draft, draft)
+    _reviewer(client)
+    page = client.get("/review/?similar=1").get_data(as_text=True)
+    assert _titles(page) == {"与另一份相似的材料甲", "与另一份相似的材料乙"}
+    assert 'id="similar" name="similar" value="1" checked' in page
+    assert '<label class="form-check-label small" for="similar">有相似材料</label>' in page
+    # Confirmed counts too; the filter combines with the others.
+    link = db.session.scalars(select(SimilarityLink)).first()
+    assert link is not None
+    link.status = LinkStatus.CONFIRMED
+    db.session.commit()
+    page = client.get(f"/review/?similar=1&org={other.organisation_id}").get_data(as_text=True)
+    assert _titles(page) == {"与另一份相似的材料乙"}
+    assert "没有任何相似的材料己" in client.get("/review/").get_data(as_text=True)
