@@ -183,9 +183,16 @@ def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -
     return where
 
 
+def _received(user: User) -> Select[Any]:
+    # Every submission staff may see has been sent, so this keeps every row; said explicitly, it
+    # lets PostgreSQL start its backward walk of (submitted_at, id) after the drafts' NULLs,
+    # which it sorts first in descending order (SQLite sorts them last).
+    return visible_submissions(user).where(Submission.submitted_at.is_not(None))
+
+
 def filtered(filters: QueueFilters, user: User) -> Select[Any]:
     """Every submission the user may review that matches the filters (unordered)."""
-    return visible_submissions(user).where(*conditions(filters, user))
+    return _received(user).where(*conditions(filters, user))
 
 
 # Counting stops here. An exact count of the filtered rows costs what scanning them costs, at
@@ -222,7 +229,7 @@ def _capped(query: Select[Any]) -> dict[Status, int]:
 
 def status_counts(filters: QueueFilters, user: User) -> StatusCounts:
     """How many match the other filters, per status (the tabs), in one bounded query."""
-    base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
+    base = _received(user).where(*conditions(filters, user, with_status=False))
     counts = _capped(base)
     if sum(counts.values()) > COUNT_CAP:
         return StatusCounts({}, exact=False)
