@@ -280,6 +280,8 @@ def main() -> None:
             engine = db.engine
             db.session.remove()
         client = logged_in_client(app, seeded.reviewer_email, seeded.password)
+        # A gauge of the machine's load during the run: a page with no database work.
+        gauge = [_time(app.test_client(), "/auth/login")]
         rows = []
         for name, args in combinations:
             hits, after, cursor = deep[name]
@@ -291,7 +293,8 @@ def main() -> None:
                       first, deep_timing, offset)  # fmt: skip
             rows.append(row)
             print(row, flush=True)
-    _record(database=database, facts=facts, seeded=seeded, added=added, rows=rows)
+        gauge.append(_time(app.test_client(), "/auth/login"))
+    _record(database=database, facts=facts, seeded=seeded, added=added, rows=rows, gauge=gauge)
 
 
 def _ms(timing: Timing) -> str:
@@ -323,7 +326,13 @@ def _reading(rows: list[Row]) -> str:
 
 
 def _record(
-    *, database: str, facts: str, seeded: Seeded, added: dict[str, int], rows: list[Row]
+    *,
+    database: str,
+    facts: str,
+    seeded: Seeded,
+    added: dict[str, int],
+    rows: list[Row],
+    gauge: list[Timing],
 ) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
@@ -342,6 +351,10 @@ def _record(
         "last page when fewer rows match; by keyset cursor (as the page links it) and by "
         "`OFFSET` (the baseline). Counts are capped at "
         f'{queue.COUNT_CAP} (the page says "more than {queue.COUNT_CAP}").',
+        f"- Load gauge, the anonymous login page (no database work) p50 / p95: "
+        f"{gauge[0].p50:.2f} / {gauge[0].p95:.2f} ms before, {gauge[-1].p50:.2f} / "
+        f"{gauge[-1].p95:.2f} ms after the timings (1.28 / 1.47 ms on a quiet machine, "
+        "`bench/run.py` at 16:37 UTC).",
         "",
         "| filters | hits | SQL per page | page 1 p50 / p95 / p99 ms | deep after row "
         "| deep (keyset) p50 / p95 / p99 ms | deep (OFFSET) p50 / p95 / p99 ms |",
