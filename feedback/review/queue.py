@@ -183,16 +183,9 @@ def conditions(filters: QueueFilters, user: User, *, with_status: bool = True) -
     return where
 
 
-def _received(user: User) -> Select[Any]:
-    # Every submission staff may see has been sent, so this keeps every row; said explicitly, it
-    # lets PostgreSQL start its backward walk of (submitted_at, id) after the drafts' NULLs,
-    # which it sorts first in descending order (SQLite sorts them last).
-    return visible_submissions(user).where(Submission.submitted_at.is_not(None))
-
-
 def filtered(filters: QueueFilters, user: User) -> Select[Any]:
     """Every submission the user may review that matches the filters (unordered)."""
-    return _received(user).where(*conditions(filters, user))
+    return visible_submissions(user).where(*conditions(filters, user))
 
 
 # Counting stops here. An exact count of the filtered rows costs what scanning them costs, at
@@ -229,7 +222,7 @@ def _capped(query: Select[Any]) -> dict[Status, int]:
 
 def status_counts(filters: QueueFilters, user: User) -> StatusCounts:
     """How many match the other filters, per status (the tabs), in one bounded query."""
-    base = _received(user).where(*conditions(filters, user, with_status=False))
+    base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
     counts = _capped(base)
     if sum(counts.values()) > COUNT_CAP:
         return StatusCounts({}, exact=False)
@@ -265,10 +258,16 @@ class QueuePage:
 
 def ordered(filters: QueueFilters, user: User) -> Select[Any]:
     """:func:`filtered`, newest (or oldest) sent first, ties broken by id: the queue's order."""
-    sent = Submission.submitted_at  # every received submission has one (set on first send)
+    sent = Submission.submitted_at
+    # Every submission staff may see has been sent, so this keeps every row; said explicitly, it
+    # lets PostgreSQL start its backward walk of (submitted_at, id) after the drafts' NULLs,
+    # which it sorts first in descending order (SQLite sorts them last). Not in the counts:
+    # there SQLite would take it for a reason to prefer a (…, submitted_at) index it must then
+    # leave for the table on every row.
+    query = filtered(filters, user).where(sent.is_not(None))
     if filters.sort == "oldest":
-        return filtered(filters, user).order_by(sent.asc(), Submission.id.asc())
-    return filtered(filters, user).order_by(sent.desc(), Submission.id.desc())
+        return query.order_by(sent.asc(), Submission.id.asc())
+    return query.order_by(sent.desc(), Submission.id.desc())
 
 
 def _after(cursor: str, filters: QueueFilters) -> ColumnElement[bool] | None:
