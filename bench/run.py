@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import sqlite3
 import statistics
 import sys
@@ -19,44 +18,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask
-
-from feedback import create_app
+from bench.common import logged_in_client, make_app, percentile, seed
 from feedback.extensions import db
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 REQUESTS = int(os.environ.get("FEEDBACK_BENCH_REQUESTS", "300"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _make_app(folder: Path) -> Flask:
-    url = os.environ.get("FEEDBACK_BENCH_DATABASE_URL") or f"sqlite:///{folder / 'bench.sqlite3'}"
-    return create_app(
-        "development",
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40, "UPLOAD_DIR": str(folder)},
-    )
-
-
-def _seed(app: Flask) -> tuple[str, str, float, str]:
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["init"])
-    assert result.exit_code == 0, result.output
-    started = time.perf_counter()
-    result = runner.invoke(args=["seed-demo", "--seed", "1", "--submissions", str(SUBMISSIONS)])
-    seconds = time.perf_counter() - started
-    assert result.exit_code == 0, result.output
-    password = re.search(r"密码（本次随机生成）：(\S+)", result.output)
-    reviewer = re.search(r"reviewer\s+(\S+@\S+)", result.output)
-    counts = re.search(r"新增单位 (\d+) 个，用户 (\d+) 个，材料 (\d+) 份", result.output)
-    assert password and reviewer and counts, result.output
-    what = f"{counts[1]} organisations, {counts[2]} users, {counts[3]} submissions"
-    return reviewer.group(1), password.group(1), seconds, what
 
 
 def _busiest_park_submitter() -> str:
@@ -81,18 +48,6 @@ def _busiest_park_submitter() -> str:
     return email
 
 
-def _logged_in_client(app: Flask, email: str, password: str) -> object:
-    client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = TOKEN.search(page)
-    assert token
-    login = client.post(
-        "/auth/login", data={"email": email, "password": password, "csrf_token": token[1]}
-    )
-    assert login.status_code == 302, login.get_data(as_text=True)
-    return client
-
-
 def _time_page(client: object, path: str) -> dict[str, float]:
     samples = []
     for _ in range(REQUESTS):
@@ -102,8 +57,8 @@ def _time_page(client: object, path: str) -> dict[str, float]:
         assert response.status_code == 200, (path, response.status_code)
     return {
         "p50": statistics.median(samples),
-        "p95": _percentile(samples, 0.95),
-        "p99": _percentile(samples, 0.99),
+        "p95": percentile(samples, 0.95),
+        "p99": percentile(samples, 0.99),
         "rps": 1000 / statistics.mean(samples),
     }
 
@@ -111,9 +66,10 @@ def _time_page(client: object, path: str) -> dict[str, float]:
 def main() -> None:
     """Run every benchmark and append the results."""
     with tempfile.TemporaryDirectory() as tmp:
-        app = _make_app(Path(tmp))
+        app = make_app(Path(tmp))
         with app.app_context():
-            email, password, seed_seconds, seeded = _seed(app)
+            seeded = seed(app, SUBMISSIONS)
+            email, password = seeded.reviewer_email, seeded.password
             database = db.engine.dialect.name
             park_email = _busiest_park_submitter()
             from sqlalchemy import select
@@ -127,8 +83,8 @@ def main() -> None:
                 .limit(1)
             )
             db.session.remove()
-        client = _logged_in_client(app, email, password)
-        park = _logged_in_client(app, park_email, password)
+        client = logged_in_client(app, email, password)
+        park = logged_in_client(app, park_email, password)
         pages = {
             "login page (anonymous)": ("/auth/login", app.test_client()),
             "reviewer dashboard": ("/", client),
@@ -139,7 +95,7 @@ def main() -> None:
             "submission detail with history": (f"/submissions/{detail_id}", park),
         }
         rows = {name: _time_page(c, path) for name, (path, c) in pages.items()}
-    _record(database, f"{seeded}: {seed_seconds:.2f} s", rows)
+    _record(database, f"{seeded.what}: {seeded.seconds:.2f} s", rows)
 
 
 def _record(database: str, seeding: str, rows: dict[str, dict[str, float]]) -> None:

@@ -16,10 +16,7 @@ That database must be empty (a scratch database), or ``FEEDBACK_BENCH_RESET=1`` 
 from __future__ import annotations
 
 import os
-import platform
-import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,9 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import ColumnElement, create_engine, func, inspect, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 
-from feedback import create_app, search
+from bench.common import machine, make_app, percentile
+from feedback import search
 from feedback.extensions import db
 from feedback.models import Attachment, Submission
 
@@ -62,37 +60,6 @@ class Timing:
     hits: int
     p50: float
     p95: float
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _fresh_postgres(url: str) -> None:
-    """Refuse a database that holds tables, unless told to empty it."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        tables = inspect(connection).get_table_names()
-        if tables and os.environ.get("FEEDBACK_BENCH_RESET") != "1":
-            sys.exit(
-                f"{engine.url.database} has {len(tables)} tables; use an empty scratch database "
-                "or set FEEDBACK_BENCH_RESET=1 to drop its public schema"
-            )
-        if tables:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def _make_app(folder: Path) -> Flask:
-    url = os.environ.get("FEEDBACK_BENCH_DATABASE_URL") or f"sqlite:///{folder / 'search.sqlite3'}"
-    if url.startswith("postgresql"):
-        _fresh_postgres(url)
-    return create_app(
-        "development",
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40, "UPLOAD_DIR": str(folder)},
-    )
 
 
 def _seed(app: Flask) -> float:
@@ -142,7 +109,7 @@ def _time(query: str, condition: Callable[[str], ColumnElement[bool]]) -> Timing
         _search_once(condition(query))
         samples.append((time.perf_counter() - started) * 1000)
     db.session.rollback()  # end the read transaction between queries
-    return Timing(hits, statistics.median(samples), _percentile(samples, 0.95))
+    return Timing(hits, statistics.median(samples), percentile(samples, 0.95))
 
 
 def _text_sizes() -> tuple[int, int]:
@@ -192,22 +159,6 @@ def _index_sizes(database: str) -> dict[str, int]:
     }
 
 
-def _machine(database: str) -> str:
-    memory = ""
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
-        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    facts = (
-        f"{platform.machine()}, {os.cpu_count()} cores{memory}, Python {sys.version.split()[0]}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-    if database == "postgresql":
-        version = db.session.scalar(text("SHOW server_version"))
-        facts += f", PostgreSQL {version}"
-    return facts
-
-
 def _times(ratio: float) -> str:
     """A speed-up as "0.2×", "3.5×" or "107×"."""
     return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×"
@@ -221,7 +172,7 @@ def main() -> None:
     """Seed, index, time and record."""
     search.install()  # as the app does: ORM writes during seeding keep the index in step
     with tempfile.TemporaryDirectory() as tmp:
-        app = _make_app(Path(tmp))
+        app = make_app(Path(tmp), "search")
         with app.app_context():
             seed_seconds = _seed(app)
             database = db.engine.dialect.name
@@ -246,11 +197,11 @@ def main() -> None:
                 like_timing = _time(query, _like)
                 rows.append((query, indexed_timing, like_timing))
                 print(query, indexed_timing, like_timing, flush=True)
-            machine = _machine(database)
+            facts = machine(database)
             db.session.remove()
     _record(
         database=database,
-        machine=machine,
+        machine=facts,
         seeding=(seed_seconds, indexed, index_seconds),
         text_bytes=(raw_bytes, split_bytes),
         sizes=sizes,

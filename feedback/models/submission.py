@@ -88,6 +88,11 @@ class Submission(Base):
         Index("ix_submission_status_kind_submitted", "status", "kind", "submitted_at", "id"),
         Index("ix_submission_campaign_org", "campaign_id", "organisation_id"),
         Index("ix_submission_assignee_status", "assignee_id", "status", "submitted_at"),
+        # The review queue, newest sent first: page 1 and the keyset cursor of any page straight
+        # from an index, with no filter, a status, or a campaign (PERFORMANCE.md §2, §6).
+        Index("ix_submission_submitted", "submitted_at", "id"),
+        Index("ix_submission_status_submitted", "status", "submitted_at", "id"),
+        Index("ix_submission_campaign_submitted", "campaign_id", "submitted_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

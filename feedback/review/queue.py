@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -20,9 +20,11 @@ from feedback.formatting import CHINA
 from feedback.models import (
     RECEIVED,
     Attachment,
+    LinkStatus,
     Organisation,
     OrgKind,
     PlanItem,
+    SimilarityLink,
     Status,
     Submission,
     Tag,
@@ -33,7 +35,7 @@ from feedback.models import (
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("status", "kind", "org", "org_kind", "province", "plan", "tag", "campaign",
-               "assignee", "from", "to", "attachments", "q", "sort")  # fmt: skip
+               "assignee", "from", "to", "attachments", "similar", "q", "sort")  # fmt: skip
 
 
 @dataclass
@@ -52,6 +54,7 @@ class QueueFilters:
     date_from: date | None = None
     date_to: date | None = None
     attachments: bool = False
+    similar: bool = False  # has a detected or confirmed similar submission
     q: str = ""
     sort: str = "newest"
     extra: dict[str, str] = field(default_factory=dict)
@@ -83,6 +86,7 @@ class QueueFilters:
             date_from=day("from"),
             date_to=day("to"),
             attachments=args.get("attachments") == "1",
+            similar=args.get("similar") == "1",
             q=" ".join(args.get("q", "").split())[:50],
             sort="oldest" if args.get("sort") == "oldest" else "newest",
         )
@@ -95,7 +99,8 @@ class QueueFilters:
             "campaign": self.campaign, "assignee": self.assignee,
             "from": self.date_from.isoformat() if self.date_from else "",
             "to": self.date_to.isoformat() if self.date_to else "",
-            "attachments": "1" if self.attachments else "", "q": self.q,
+            "attachments": "1" if self.attachments else "",
+            "similar": "1" if self.similar else "", "q": self.q,
             "sort": "" if self.sort == "newest" else self.sort,
         }  # fmt: skip
         values.update(changes)
@@ -106,6 +111,22 @@ def _plan_subtree(code: str) -> ColumnElement[bool]:
     # Codes are hierarchical: "S" covers S1…S6; "S3" covers S3.1, S3.2 …
     below = f"{code}%" if len(code) == 1 else f"{code}.%"
     return or_(PlanItem.code == code, PlanItem.code.like(below))
+
+
+def _has_similar(user: User) -> ColumnElement[bool]:
+    """A link not dismissed, on either side, to a submission ``user`` may see (as
+    :func:`feedback.review.similarity.similar_to` lists them)."""
+    link = SimilarityLink
+    live = link.status != LinkStatus.DISMISSED
+
+    def visible(other_id: Any) -> Any:
+        # Correlated to the link only: the other submission is its own row, not the outer one.
+        return visible_submissions(user).where(Submission.id == other_id).correlate(link).exists()
+
+    return or_(
+        Submission.id.in_(select(link.submission_a_id).where(live, visible(link.submission_b_id))),
+        Submission.id.in_(select(link.submission_b_id).where(live, visible(link.submission_a_id))),
+    )
 
 
 def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = True) -> list[Any]:
@@ -134,12 +155,12 @@ def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = 
             )
         )
     if filters.tag:
-        where.append(
-            exists().where(
-                submission_tag.c.submission_id == Submission.id,
-                submission_tag.c.tag_id == filters.tag,
-            )
+        # IN, not EXISTS: a tag marks a few percent of submissions, and the tag's index finds
+        # them; EXISTS would probe every row of the queue for it.
+        tagged = select(submission_tag.c.submission_id).where(
+            submission_tag.c.tag_id == filters.tag
         )
+        where.append(Submission.id.in_(tagged))
     if filters.campaign:
         where.append(Submission.campaign_id == filters.campaign)
     if filters.assignee == "mine":
@@ -156,6 +177,8 @@ def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = 
         where.append(Submission.submitted_at < end.astimezone(UTC))
     if filters.attachments:
         where.append(exists().where(Attachment.submission_id == Submission.id))
+    if filters.similar and user is not None:
+        where.append(_has_similar(user))
     if filters.q:
         where.append(search.matching(filters.q))
     return where
@@ -166,15 +189,45 @@ def filtered(filters: QueueFilters, user: User) -> Select[Any]:
     return visible_submissions(user).where(*conditions(filters, user))
 
 
-def status_counts(filters: QueueFilters, user: User) -> dict[Status, int]:
-    """How many match the other filters, per status (the tabs), in one query."""
+# Counting stops here. An exact count of the filtered rows costs what scanning them costs, at
+# 100,000 more than the whole page may (PERFORMANCE.md §6); a capped count costs about the cap
+# divided by the share of rows that match, and past a few hundred a reviewer narrows the filter
+# rather than reads on.
+COUNT_CAP = 500
+
+
+@dataclass
+class StatusCounts:
+    """How many match, per status (the tabs) and in all, counted up to :data:`COUNT_CAP`.
+
+    ``exact`` is False when more than ``COUNT_CAP`` match the filters other than status: then
+    ``by_status`` is empty (a partial count per status would mislead) and the page says "more
+    than 500" instead of a number.
+    """
+
+    by_status: dict[Status, int]
+    exact: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def _capped(query: Select[Any]) -> dict[Status, int]:
+    """Per-status counts of at most ``COUNT_CAP + 1`` of the rows ``query`` matches."""
+    sample = query.with_only_columns(Submission.status).order_by(None).limit(COUNT_CAP + 1)
+    inner = sample.subquery()
+    rows = db.session.execute(select(inner.c.status, func.count()).group_by(inner.c.status))
+    return {Status(status): count for status, count in rows if status in RECEIVED}
+
+
+def status_counts(filters: QueueFilters, user: User) -> StatusCounts:
+    """How many match the other filters, per status (the tabs), in one bounded query."""
     base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
-    rows = db.session.execute(
-        base.with_only_columns(Submission.status, func.count())
-        .group_by(Submission.status)
-        .order_by(None)
-    ).all()
-    return {status: count for status, count in rows if status in RECEIVED}
+    counts = _capped(base)
+    if sum(counts.values()) > COUNT_CAP:
+        return StatusCounts({}, exact=False)
+    return StatusCounts(counts, exact=True)
 
 
 def _encode(moment: datetime | None, ident: int) -> str:
@@ -193,35 +246,69 @@ def _decode(cursor: str) -> tuple[datetime | None, int] | None:
 
 @dataclass
 class QueuePage:
-    """One page of the queue and where the next one starts."""
+    """One page of the queue, the status tabs' counts, and where the next page starts.
+
+    ``total`` counts the rows of all pages, or is None when more than :data:`COUNT_CAP` match.
+    """
 
     rows: list[Submission]
-    total: int
+    counts: StatusCounts
+    total: int | None
     next_cursor: str | None
+
+
+def ordered(filters: QueueFilters, user: User) -> Select[Any]:
+    """:func:`filtered`, newest (or oldest) sent first, ties broken by id: the queue's order."""
+    sent = Submission.submitted_at
+    # Every submission staff may see has been sent, so this keeps every row; said explicitly, it
+    # lets PostgreSQL start its backward walk of (submitted_at, id) after the drafts' NULLs,
+    # which it sorts first in descending order (SQLite sorts them last). Not in the counts:
+    # there SQLite would take it for a reason to prefer a (…, submitted_at) index it must then
+    # leave for the table on every row.
+    query = filtered(filters, user).where(sent.is_not(None))
+    if filters.sort == "oldest":
+        return query.order_by(sent.asc(), Submission.id.asc())
+    return query.order_by(sent.desc(), Submission.id.desc())
+
+
+def _after(cursor: str, filters: QueueFilters) -> ColumnElement[bool] | None:
+    """Rows after ``cursor`` in the queue's order (None for no cursor, or a malformed one)."""
+    position = _decode(cursor) if cursor else None
+    if position is None or position[0] is None:
+        return None
+    # A row-value comparison, not "sent < t OR (sent = t AND id < i)": both databases seek an
+    # index on (…, submitted_at, id) straight to the cursor with it.
+    key = tuple_(Submission.submitted_at, Submission.id)
+    return key > tuple_(*position) if filters.sort == "oldest" else key < tuple_(*position)
+
+
+def counted(filters: QueueFilters, user: User) -> tuple[StatusCounts, int | None]:
+    """The status tabs' counts, and how many rows all pages hold (None: more than the cap)."""
+    counts = status_counts(filters, user)
+    if not filters.status:
+        return counts, counts.total if counts.exact else None
+    if counts.exact:
+        # The tabs count every status under the other filters: the total is one of them.
+        return counts, counts.by_status.get(Status(filters.status), 0)
+    matching = sum(_capped(filtered(filters, user)).values())
+    return counts, matching if matching <= COUNT_CAP else None
 
 
 def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id)."""
-    query = filtered(filters, user)
-    total = int(db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0)
-    newest = filters.sort != "oldest"
-    sent = Submission.submitted_at  # every received submission has one (set on first send)
-    order = (sent.desc(), Submission.id.desc()) if newest else (sent.asc(), Submission.id.asc())
-    position = _decode(cursor) if cursor else None
-    if position is not None and position[0] is not None:
-        moment, ident = position
-        if newest:
-            query = query.where(or_(sent < moment, and_(sent == moment, Submission.id < ident)))
-        else:
-            query = query.where(or_(sent > moment, and_(sent == moment, Submission.id > ident)))
+    counts, total = counted(filters, user)
+    query = ordered(filters, user)
+    keyset = _after(cursor, filters)
+    if keyset is not None:
+        query = query.where(keyset)
     # Assignees load with the page (one query), not once per row.
     query = query.options(selectinload(Submission.assignee))
-    rows = list(db.session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
+    rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     last = rows[-1] if rows else None
     next_cursor = _encode(last.submitted_at or last.created_at, last.id) if more and last else None
-    return QueuePage(rows, total, next_cursor)
+    return QueuePage(rows, counts, total, next_cursor)
 
 
 def tag_options() -> list[Tag]:

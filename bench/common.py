@@ -1,0 +1,111 @@
+"""What the benchmarks share: a fresh database, the demo seed, a logged-in client, percentiles."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, inspect, text
+
+from feedback import create_app
+from feedback.extensions import db
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q`` quantile (0–1) of ``samples``, nearest rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def fresh_postgres(url: str) -> None:
+    """Refuse a database that holds tables, unless told to empty it."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = inspect(connection).get_table_names()
+        if tables and os.environ.get("FEEDBACK_BENCH_RESET") != "1":
+            sys.exit(
+                f"{engine.url.database} has {len(tables)} tables; use an empty scratch database "
+                "or set FEEDBACK_BENCH_RESET=1 to drop its public schema"
+            )
+        if tables:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_app(folder: Path, name: str = "bench") -> Flask:
+    """An app on ``FEEDBACK_BENCH_DATABASE_URL`` (emptied first), or SQLite in ``folder``."""
+    url = os.environ.get("FEEDBACK_BENCH_DATABASE_URL") or f"sqlite:///{folder / name}.sqlite3"
+    if url.startswith("postgresql"):
+        fresh_postgres(url)
+    return create_app(
+        "development",
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 40, "UPLOAD_DIR": str(folder)},
+    )
+
+
+@dataclass
+class Seeded:
+    """What ``seed-demo`` made, and a staff login to use."""
+
+    reviewer_email: str
+    password: str
+    seconds: float
+    what: str
+
+
+def seed(app: Flask, submissions: int) -> Seeded:
+    """``init`` then ``seed-demo --seed 1 --submissions N``, timed, through the real CLI."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    started = time.perf_counter()
+    result = runner.invoke(args=["seed-demo", "--seed", "1", "--submissions", str(submissions)])
+    seconds = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    password = re.search(r"密码（本次随机生成）：(\S+)", result.output)
+    reviewer = re.search(r"reviewer\s+(\S+@\S+)", result.output)
+    counts = re.search(r"新增单位 (\d+) 个，用户 (\d+) 个，材料 (\d+) 份", result.output)
+    assert password and reviewer and counts, result.output
+    what = f"{counts[1]} organisations, {counts[2]} users, {counts[3]} submissions"
+    return Seeded(reviewer.group(1), password.group(1), seconds, what)
+
+
+def logged_in_client(app: Flask, email: str, password: str) -> FlaskClient:
+    """A test client with a session for ``email``."""
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = TOKEN.search(page)
+    assert token
+    login = client.post(
+        "/auth/login", data={"email": email, "password": password, "csrf_token": token[1]}
+    )
+    assert login.status_code == 302, login.get_data(as_text=True)
+    return client
+
+
+def machine(database: str) -> str:
+    """CPU, memory and versions, for the results file (call inside an app context)."""
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    facts = (
+        f"{platform.machine()}, {os.cpu_count()} cores{memory}, Python {sys.version.split()[0]}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+    if database == "postgresql":
+        version = db.session.scalar(text("SHOW server_version"))
+        facts += f", PostgreSQL {version}"
+    return facts

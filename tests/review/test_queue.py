@@ -1,0 +1,200 @@
+"""The review queue's cost and honesty: queries per page, plans, capped counts, "has similar"."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, event, select
+from werkzeug.datastructures import MultiDict
+
+from feedback.extensions import db
+from feedback.models import LinkStatus, Role, SimilarityLink, Submission, User
+from feedback.review import queue, services
+from tests.conftest import login
+from tests.factories import PASSWORD, make_submission, make_user, plan_item
+
+# What one queue page asks the database, whatever the filters and however many rows:
+#   2  the logged-in user and their roles (Flask-Login, every page)
+#   1  unread notifications (the navigation badge, every page)
+#   1  the status tabs' counts (capped), +1 for the page's total when a status is chosen and
+#      the tabs' count reached the cap
+#   1  the page's rows (organisations joined)
+#   2  their assignees and the assignees' roles (one selectin query each, not one per row)
+#   2  the reviewer menu: staff and their roles
+#   3  tags, plan items, saved views, organisations for the filter menus: 1 each
+#   1  consolidated suggestions, for the "add to a consolidated suggestion" bulk action
+#      (+1 for a compiler: the reports, for "add to a report"; this test logs in a reviewer)
+# = 15 at most ("BEGIN", which the SQLite driver sends as a statement, not counted).
+QUERY_BUDGET = 15
+
+
+def _sent(author: User, **overrides: object) -> Submission:
+    return make_submission(author, submit=True, **overrides)
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(*args: object) -> None:
+        if str(args[2]).strip().upper() != "BEGIN":
+            seen.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+
+def _reviewer(client: FlaskClient) -> User:
+    reviewer = make_user(Role.REVIEWER, name="王审核")
+    login(client, reviewer.email, PASSWORD)
+    return reviewer
+
+
+def _link(x: Submission, y: Submission, status: LinkStatus = LinkStatus.DETECTED) -> None:
+    a, b = sorted((x.id, y.id))
+    db.session.add(SimilarityLink(submission_a_id=a, submission_b_id=b, score=0.8, status=status))
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?status=submitted",
+        "?status=submitted&kind=problem&plan=S3&attachments=",
+        "?tag={tag}&status=submitted&similar=1",
+        "?assignee=mine&q=动火&org_kind=park",
+    ],
+)
+def test_queue_page_stays_within_its_query_budget(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """The worst case: rows from many organisations, assigned to several reviewers, and a
+    capped count (which costs a second count when a status is chosen)."""
+    reviewer = _reviewer(client)
+    others = [make_user(Role.REVIEWER) for _ in range(3)]
+    tag = queue.tag_options()[0] if plan_item("S3") else None
+    assert tag is not None
+    sent = []
+    for n in range(8):
+        submission = _sent(make_user(), plan_item_ids=[plan_item("S3").id])
+        submission.tags.append(tag)
+        services.assign(reviewer, submission, reviewer if n % 2 else others[n % 3])
+        sent.append(submission)
+    db.session.execute(delete(SimilarityLink))
+    db.session.commit()
+    for x, y in itertools.pairwise(sent):
+        _link(x, y)
+    monkeypatch.setattr(queue, "COUNT_CAP", 3)
+    url = f"/review/{query.format(tag=tag.id)}"
+    with _statements() as seen:
+        page = client.get(url).get_data(as_text=True)
+    assert len(re.findall(r'name="ids" value="\d+"', page)) >= 4  # rows were shown
+    assert len(seen) <= QUERY_BUDGET, "\n".join(seen)
+
+
+@pytest.mark.parametrize(
+    ("args", "index"),
+    [
+        ({}, "ix_submission_submitted"),
+        ({"status": "submitted"}, "ix_submission_status_submitted"),
+        ({"campaign": "1"}, "ix_submission_campaign_submitted"),
+    ],
+)
+@pytest.mark.parametrize("deep", [False, True])
+def test_sqlite_reads_a_queue_page_from_an_index_without_sorting(
+    app: Flask, args: dict[str, str], index: str, deep: bool
+) -> None:
+    """Page 1 (and a page after a cursor) walks the index in order and stops after 26 rows,
+    without statistics (a fresh database); a sort would read every matching row first."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite query plan")
+    reviewer = make_user(Role.REVIEWER)
+    filters = queue.QueueFilters.from_args(MultiDict(args))
+    statement = queue.ordered(filters, reviewer)
+    if deep:
+        _sent(make_user())
+        first = db.session.scalars(select(Submission)).one()
+        cursor = queue._encode(first.submitted_at, first.id)
+        keyset = queue._after(cursor, filters)
+        assert keyset is not None
+        statement = statement.where(keyset)
+    compiled = statement.limit(queue.PAGE_SIZE + 1).compile(
+        db.engine, compile_kwargs={"literal_binds": True}
+    )
+    plan = db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+    details = " / ".join(str(row[-1]) for row in plan)
+    assert f"USING INDEX {index}" in details, details
+    assert "TEMP B-TREE" not in details, details
+    if deep:
+        assert "submitted_at<?" in details, details  # a seek to the cursor, not a walk from the top
+
+
+def _titles(page: str) -> set[str]:
+    return set(re.findall(r'href="/review/\d+">([^<]+)</a>', page))
+
+
+def test_counts_stop_at_the_cap_and_the_page_says_so(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedback.filing import services as filing
+
+    monkeypatch.setattr(queue, "COUNT_CAP", 3)
+    author = make_user()
+    sent = [_sent(author, title=f"第{n}份封顶计数的材料") for n in range(3)]
+    reviewer = _reviewer(client)
+    page = client.get("/review/").get_data(as_text=True)
+    assert "共 3 份" in page and "超过" not in page  # at the cap: still exact
+    assert re.search(r"已报送\s*<span[^>]*>3</span>", page)
+
+    _sent(author)
+    filing.decide(reviewer, sent[0], "start_review", "")
+    db.session.commit()
+    page = client.get("/review/").get_data(as_text=True)
+    assert "共 4 份" not in page and "超过 3 份" in page
+    assert "对全部符合条件的材料（超过 3 份）" in page
+    assert ">3+</span>" in page  # the "all" tab
+    assert not re.search(r"已报送\s*<span", page)  # no partial count per status
+    # A status with fewer rows than the cap still gets its exact total.
+    page = client.get("/review/?status=in_review").get_data(as_text=True)
+    assert "共 1 份" in page and "超过" not in page
+    page = client.get("/review/?status=submitted").get_data(as_text=True)
+    assert "共 3 份" in page
+
+
+def test_has_similar_needs_a_live_link_to_a_visible_submission(client: FlaskClient) -> None:
+    author, other = make_user(), make_user()
+    linked_a = _sent(author, title="与另一份相似的材料甲")
+    linked_b = _sent(other, title="与另一份相似的材料乙")
+    dismissed_a = _sent(author, title="相似已被否定的材料丙")
+    dismissed_b = _sent(other, title="相似已被否定的材料丁")
+    only_draft = _sent(author, title="只和草稿相似的材料戊")
+    draft = make_submission(other, title="还在草稿里的相似材料")
+    _sent(author, title="没有任何相似的材料己")
+    db.session.execute(delete(SimilarityLink))  # only the links below
+    db.session.commit()
+    _link(linked_a, linked_b)
+    _link(dismissed_a, dismissed_b, LinkStatus.DISMISSED)
+    _link(only_draft, draft)
+    _reviewer(client)
+    page = client.get("/review/?similar=1").get_data(as_text=True)
+    assert _titles(page) == {"与另一份相似的材料甲", "与另一份相似的材料乙"}
+    assert 'id="similar" name="similar" value="1" checked' in page
+    assert '<label class="form-check-label small" for="similar">有相似材料</label>' in page
+    # Confirmed counts too; the filter combines with the others.
+    link = db.session.scalars(select(SimilarityLink)).first()
+    assert link is not None
+    link.status = LinkStatus.CONFIRMED
+    db.session.commit()
+    page = client.get(f"/review/?similar=1&org={other.organisation_id}").get_data(as_text=True)
+    assert _titles(page) == {"与另一份相似的材料乙"}
+    assert "没有任何相似的材料己" in client.get("/review/").get_data(as_text=True)
