@@ -5,7 +5,13 @@ whole lowercase tokens. A query is searched as a phrase of the same tokens, so a
 substring is found, one- and two-character words included, straight from the index
 (PERFORMANCE.md §3: trigram indexes cannot answer queries shorter than three characters).
 
-- SQLite: the FTS5 table ``submission_fts`` (rowid = submission id) stores the pre-split text.
+- SQLite: the contentless FTS5 table ``submission_fts`` holds the index only, not the text.
+  Its rowid is a *search key* (:func:`search_key`): for a submission the federation has
+  received, ``(whole seconds of submitted_at) << 31 | id``, so that the index lists received
+  submissions newest first and counts them on its own (:func:`received_page`); for any other
+  submission ``-id``. ``submission_fts_doc`` records, per submission, the key and a digest of the
+  tokens it was indexed with: a contentless table can only forget a document when given exactly
+  the tokens it was indexed with, and the digest proves that the tokens given are those.
 - PostgreSQL: ``submission_search`` holds ``to_tsvector('simple', <pre-split text>)`` under a GIN
   index and is queried with ``phraseto_tsquery``. A tsvector records positions only up to 16,383,
   so a text longer than :data:`WINDOW_TOKENS` tokens is stored as several overlapping parts.
@@ -15,15 +21,20 @@ A query is split on whitespace into terms; a submission matches when it contains
 punctuation in a query is ignored and a phrase may run across punctuation in the text.
 
 The index is kept in step with ORM writes by the session hooks of :func:`install`. Core
-inserts and bulk updates bypass the ORM: call :func:`reindex` after them.
+inserts and bulk updates bypass the ORM: call :func:`reindex` after them (on SQLite, a changed or
+deleted row whose old text is gone makes it rebuild the whole index, logged as a warning).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -36,16 +47,30 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from feedback.models.submission import Attachment, Submission
+from feedback.models.submission import RECEIVED, Attachment, Status, Submission
 
-# Tables that live outside ``Base.metadata`` (created by migration 1a2b3c4d5e01), including the
-# shadow tables FTS5 creates for ``submission_fts``.
+log = logging.getLogger(__name__)
+
+# Tables that live outside ``Base.metadata`` (created by migrations 1a2b3c4d5e01 and
+# 6f7a8b9c0d07), including the shadow tables FTS5 creates for ``submission_fts``.
 SQLITE_TABLE = "submission_fts"
+SQLITE_DOC_TABLE = "submission_fts_doc"
 POSTGRES_TABLE = "submission_search"
 FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
 SEARCH_TABLES = frozenset(
-    {POSTGRES_TABLE, SQLITE_TABLE, *(SQLITE_TABLE + s for s in FTS5_SHADOW_SUFFIXES)}
+    {
+        POSTGRES_TABLE,
+        SQLITE_TABLE,
+        SQLITE_DOC_TABLE,
+        *(SQLITE_TABLE + s for s in FTS5_SHADOW_SUFFIXES),
+    }
 )
+
+# SQLite search keys: (whole seconds of submitted_at) << KEY_SHIFT | id. Ids fit in 31 bits
+# (PostgreSQL's INTEGER), seconds in 32 (until 2106): every key fits SQLite's signed 64 bits.
+KEY_SHIFT = 31
+ID_MASK = (1 << KEY_SHIFT) - 1
+MAX_SECOND = (1 << 32) - 1
 
 # Rows are read and written this many submissions at a time.
 CHUNK = 2_000
@@ -123,6 +148,40 @@ def _phrases(query: str) -> list[str]:
     return phrases
 
 
+def _second(moment: datetime | None) -> int:
+    """Whole seconds since 1970 of ``moment`` (0 for none), clamped to what a key holds."""
+    if moment is None:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return min(MAX_SECOND, max(0, math.floor(moment.timestamp())))
+
+
+def search_key(submission_id: int, status: str | None, submitted_at: datetime | None) -> int:
+    """The SQLite index rowid of a submission.
+
+    Received submissions get positive keys that sort like ``(submitted_at, id)`` up to the
+    second, so the index alone can count them and list them newest first; every other
+    submission gets ``-id``, out of that range.
+    """
+    if not 0 < submission_id <= ID_MASK:
+        raise ValueError(f"submission id {submission_id} does not fit a search key")
+    if status is not None and Status(status) in RECEIVED:
+        return (_second(submitted_at) << KEY_SHIFT) | submission_id
+    return -submission_id
+
+
+def _digest(tokens: str) -> int:
+    """A 64-bit fingerprint of the tokens a document was indexed with (signed, for SQLite)."""
+    raw = hashlib.blake2b(tokens.encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _match_expression(phrases: Sequence[str]) -> str:
+    """An FTS5 MATCH expression: every phrase, quoted (phrases hold no quote or operator)."""
+    return " ".join(f'"{phrase}"' for phrase in phrases)
+
+
 # -- matching ----------------------------------------------------------------------------------
 
 
@@ -158,10 +217,12 @@ def _compile_sqlite(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> s
     # or FTS5 operator can reach the MATCH expression. Adjacent phrases mean AND in FTS5.
     parts = " || '\" \"' || ".join(compiler.process(p, **kw) for p in element.phrases)
     column = compiler.process(element.id_column, **kw)
+    # The rowid is a search key (search_key): the id is its low 31 bits, or its negation.
     # Only compiled fragments (a column, bound parameters) are interpolated.
     return (
-        f"({column} IN (SELECT submission_fts.rowid FROM submission_fts "  # noqa: S608
-        f"WHERE submission_fts MATCH ('\"' || {parts} || '\"')))"
+        f"({column} IN (SELECT CASE WHEN submission_fts.rowid > 0 "  # noqa: S608
+        f"THEN submission_fts.rowid & {ID_MASK} ELSE -submission_fts.rowid END "
+        f"FROM submission_fts WHERE submission_fts MATCH ('\"' || {parts} || '\"')))"
     )
 
 
@@ -216,10 +277,17 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + CHUNK]
 
 
-def _read_documents(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
-    """The searchable text of each of ``ids`` that exists, from the database."""
+def _read_rows(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+    """The searchable text and SQLite search key of each of ``ids`` that exists."""
     rows = connection.execute(
-        select(Submission.id, Submission.title, Submission.summary, Submission.sections_json)
+        select(
+            Submission.id,
+            Submission.title,
+            Submission.summary,
+            Submission.sections_json,
+            Submission.status,
+            Submission.submitted_at,
+        )
         .where(Submission.id.in_(ids))
         .order_by(Submission.id)
     ).all()
@@ -231,60 +299,151 @@ def _read_documents(connection: Connection, ids: Sequence[int]) -> dict[int, str
     ):
         names.setdefault(submission_id, []).append(name)
     return {
-        sid: _document(title or "", summary or "", sections or "{}", names.get(sid, ()))
-        for sid, title, summary, sections in rows
+        sid: (
+            _document(title or "", summary or "", sections or "{}", names.get(sid, ())),
+            search_key(sid, status, submitted_at),
+        )
+        for sid, title, summary, sections, status, submitted_at in rows
     }
 
 
-def _write(connection: Connection, ids: Sequence[int], *, replace: bool = True) -> int:
+def _read_documents(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """The searchable text of each of ``ids`` that exists, from the database."""
+    return {sid: document for sid, (document, _key) in _read_rows(connection, ids).items()}
+
+
+class _Drift(Exception):
+    """The SQLite index holds a document whose indexed tokens can no longer be given back."""
+
+
+def _sqlite_write(
+    connection: Connection, ids: Sequence[int], old_tokens: Mapping[int, str | None]
+) -> int:
+    """Make the SQLite index rows of ``ids`` match the database.
+
+    A contentless FTS5 table forgets a document only when given its rowid and the very tokens
+    it was indexed with (SQLite 3.40 has no ``contentless_delete``). Those tokens are the
+    current ones when only the key changed, else ``old_tokens`` (read before the flush changed
+    the row); the digest in ``submission_fts_doc`` proves them, and :class:`_Drift` is raised
+    when nothing does, before anything is written.
+    """
+    current: dict[int, tuple[int, str, int]] = {}
+    for sid, (document, key) in _read_rows(connection, ids).items():
+        split = split_for_index(document)
+        current[sid] = (key, split, _digest(split))
+    stored = {
+        int(sid): (int(key), int(digest))
+        for sid, key, digest in connection.execute(
+            text(
+                "SELECT submission_id, key, digest FROM submission_fts_doc "
+                "WHERE submission_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": list(ids)},
+        )
+    }
+    forget: list[dict[str, Any]] = []
+    add: list[dict[str, Any]] = []
+    for sid in ids:
+        now, was = current.get(sid), stored.get(sid)
+        if was is not None:
+            if now is not None and (now[0], now[2]) == was:
+                continue  # indexed as it is
+            if now is not None and now[2] == was[1]:
+                tokens: str | None = now[1]  # same text under a new key
+            else:
+                tokens = old_tokens.get(sid)
+                if tokens is None or _digest(tokens) != was[1]:
+                    raise _Drift(sid)
+            forget.append({"id": sid, "key": was[0], "document": tokens})
+        if now is not None:
+            add.append({"id": sid, "key": now[0], "document": now[1], "digest": now[2]})
+    if forget:
+        connection.execute(
+            text(
+                "INSERT INTO submission_fts (submission_fts, rowid, document) "
+                "VALUES ('delete', :key, :document)"
+            ),
+            forget,
+        )
+        connection.execute(text("DELETE FROM submission_fts_doc WHERE submission_id = :id"), forget)
+    if add:
+        connection.execute(
+            text("INSERT INTO submission_fts (rowid, document) VALUES (:key, :document)"), add
+        )
+        connection.execute(
+            text(
+                "INSERT INTO submission_fts_doc (submission_id, key, digest) "
+                "VALUES (:id, :key, :digest)"
+            ),
+            add,
+        )
+    return len(current)
+
+
+def _write(
+    connection: Connection,
+    ids: Sequence[int],
+    *,
+    replace: bool = True,
+    old_tokens: Mapping[int, str | None] | None = None,
+) -> int:
     """Make the index rows of ``ids`` match the database (none for ids that no longer exist)."""
-    documents = _read_documents(connection, ids)
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        if replace:
-            connection.execute(
-                text("DELETE FROM submission_fts WHERE rowid IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
-                {"ids": list(ids)},
-            )
-        if documents:
-            connection.execute(
-                text("INSERT INTO submission_fts (rowid, document) VALUES (:id, :document)"),
-                [{"id": sid, "document": split_for_index(doc)} for sid, doc in documents.items()],
-            )
-    elif dialect == "postgresql":
-        if replace:
-            connection.execute(
-                text("DELETE FROM submission_search WHERE submission_id IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                ),
-                {"ids": list(ids)},
-            )
-        rows = [
-            {"id": sid, "part": part, "document": window}
-            for sid, doc in documents.items()
-            for part, window in enumerate(_windows(_tokens(doc)))
-        ]
-        if rows:
-            connection.execute(
-                text(
-                    "INSERT INTO submission_search (submission_id, part, document) "
-                    "VALUES (:id, :part, to_tsvector('simple', :document))"
-                ),
-                rows,
-            )
-    else:
+        return _sqlite_write(connection, ids, old_tokens or {})
+    if dialect != "postgresql":
         raise NotImplementedError(f"no search index on {dialect}; use SQLite or PostgreSQL")
+    documents = _read_documents(connection, ids)
+    if replace:
+        connection.execute(
+            text("DELETE FROM submission_search WHERE submission_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": list(ids)},
+        )
+    rows = [
+        {"id": sid, "part": part, "document": window}
+        for sid, doc in documents.items()
+        for part, window in enumerate(_windows(_tokens(doc)))
+    ]
+    if rows:
+        connection.execute(
+            text(
+                "INSERT INTO submission_search (submission_id, part, document) "
+                "VALUES (:id, :part, to_tsvector('simple', :document))"
+            ),
+            rows,
+        )
     return len(documents)
 
 
 def _clear(connection: Connection) -> None:
     """Remove every index row."""
     if connection.dialect.name == "sqlite":
-        connection.execute(text("DELETE FROM submission_fts"))
+        # A contentless table is emptied with 'delete-all', not with DELETE.
+        connection.execute(
+            text("INSERT INTO submission_fts (submission_fts) VALUES ('delete-all')")
+        )
+        connection.execute(text("DELETE FROM submission_fts_doc"))
     else:
         connection.execute(text("DELETE FROM submission_search"))
+
+
+def _write_or_rebuild(
+    connection: Connection, ids: Sequence[int], old_tokens: Mapping[int, str | None]
+) -> None:
+    """:func:`_write` in chunks; on SQLite, a rebuild of everything if the index drifted."""
+    try:
+        for chunk in _chunks(ids):
+            _write(connection, chunk, old_tokens=old_tokens)
+    except _Drift as drift:
+        # Only a write that bypassed the ORM (a Core UPDATE or DELETE of submission text
+        # without reindex()) gets here: the old tokens are gone, so start from scratch.
+        log.warning(
+            "search index: submission %s changed outside the ORM hooks; rebuilding the index",
+            drift.args[0],
+        )
+        reindex_connection(connection)
 
 
 def reindex(
@@ -293,7 +452,9 @@ def reindex(
     """Rebuild the index rows of ``submission_ids`` (all submissions when None), in chunks.
 
     Flushes first and runs in the session's transaction (the caller commits); returns how many
-    submissions were indexed. Ids of submissions that no longer exist lose their rows.
+    submissions were indexed. Ids of submissions that no longer exist lose their rows. On
+    SQLite, rows whose text changed since they were indexed without the ORM hooks knowing
+    (Core writes) cannot be forgotten one by one: then the whole index is rebuilt.
     """
     session.flush()
     return reindex_connection(
@@ -305,7 +466,15 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
     """:func:`reindex` on a bare connection (migrations have no session)."""
     if submission_ids is not None:
         ids = sorted(set(submission_ids))
-        return sum(_write(connection, chunk) for chunk in _chunks(ids))
+        try:
+            return sum(_write(connection, chunk) for chunk in _chunks(ids))
+        except _Drift as drift:
+            log.warning(
+                "search index: submission %s changed without reindex(); rebuilding the index",
+                drift.args[0],
+            )
+            reindex_connection(connection)
+            return len(_read_rows(connection, ids))
     _clear(connection)
     count, last = 0, 0
     while True:
@@ -325,10 +494,65 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
     return count
 
 
+# -- the review queue's own path (SQLite) -------------------------------------------------------
+
+
+def received_hits(
+    session: Session | scoped_session[Any],
+    query: str,
+    *,
+    limit: int,
+    before: tuple[datetime | None, int] | None = None,
+) -> tuple[int, list[int]] | None:
+    """How many received submissions match ``query``, and the ids of the newest of them.
+
+    For the staff queue with no filter but the search, on SQLite: the count and the page come
+    from the index alone, without reading ``submission`` once per hit. The ids are those of the
+    ``limit`` newest hits by ``(submitted_at, id)`` (before the keyset position ``before``, if
+    given), plus any others sent in the same second as the last of them: keys order by whole
+    seconds, so the caller must select these ids, order them exactly and apply ``limit`` and
+    ``before`` again. None when this path does not apply (PostgreSQL, nothing to search).
+    """
+    connection = session.connection(bind_arguments={"mapper": Submission})
+    phrases = _phrases(query)
+    if connection.dialect.name != "sqlite" or not phrases:
+        return None
+    match = _match_expression(phrases)
+    hits = (
+        "SELECT {what} FROM submission_fts WHERE submission_fts MATCH :match "
+        "AND rowid >= :low AND rowid < :high"
+    )
+
+    def run(what: str, low: int, high: int, tail: str = "", **params: Any) -> list[int]:
+        statement = text(hits.format(what=what) + tail)
+        values = {"match": match, "low": low, "high": high, **params}
+        return [int(value) for value in connection.scalars(statement, values)]
+
+    top = (MAX_SECOND << KEY_SHIFT) | ID_MASK
+    total = run("count(*)", 1, top)[0]
+    if total == 0:
+        return 0, []
+    high, skip = top, 0
+    if before is not None:
+        # Up to the end of the position's second; hits of that second at or after the
+        # position are dropped by the caller, so fetch as many more.
+        second = _second(before[0])
+        high = min(top, (second + 1) << KEY_SHIFT)
+        skip = run("count(*)", second << KEY_SHIFT, high)[0]
+    keys = run("rowid", 1, high, " ORDER BY rowid DESC LIMIT :limit", limit=limit + skip)
+    if len(keys) == limit + skip:
+        # Hits of the last second listed may sort anywhere within it: take them all.
+        second = keys[-1] >> KEY_SHIFT
+        keys += run("rowid", second << KEY_SHIFT, min(high, (second + 1) << KEY_SHIFT))
+    return total, sorted({key & ID_MASK for key in keys}, reverse=True)
+
+
 # -- keeping the index in step with ORM writes --------------------------------------------------
 
 _TEXT_ATTRIBUTES = ("title", "summary", "sections_json")
 _PENDING = "feedback.search.pending"  # key in Session.info: submission ids to reindex
+# Key in Session.info: submission id -> its tokens before this flush changed it (SQLite only).
+_OLD_TOKENS = "feedback.search.old_tokens"
 
 
 def _pending(target: object) -> set[int] | None:
@@ -340,51 +564,120 @@ def _pending(target: object) -> set[int] | None:
     return pending
 
 
+def _remember_old_tokens(connection: Connection, target: object, ids: Iterable[int]) -> None:
+    """Before a row is written, keep the tokens its submission is indexed with (SQLite).
+
+    A contentless FTS5 table needs them to forget the document; mapper events run before the
+    statement that changes the row, and the first reading in a flush is the one kept.
+    """
+    session = inspect(target).session
+    if session is None or connection.dialect.name != "sqlite":
+        return
+    old: dict[int, str | None] = session.info.setdefault(_OLD_TOKENS, {})
+    missing = sorted({sid for sid in ids if sid not in old})
+    if missing:
+        rows = _read_rows(connection, missing)
+        for sid in missing:
+            old[sid] = split_for_index(rows[sid][0]) if sid in rows else None
+
+
+def _text_changed(target: Submission) -> bool:
+    state = inspect(target)
+    return any(state.attrs[name].history.has_changes() for name in _TEXT_ATTRIBUTES)
+
+
+def _key_changed(target: Submission) -> bool:
+    """Whether the SQLite search key may change: received or not, or the date of sending."""
+    state = inspect(target)
+    if state.attrs.submitted_at.history.has_changes():
+        return True
+    status = state.attrs.status.history
+    if not status.has_changes():
+        return False
+    if not status.deleted:
+        return True  # the old status was not loaded: assume the worst
+    received = Status(target.status) in RECEIVED
+    return any((Status(old) in RECEIVED) != received for old in status.deleted if old)
+
+
+def _identity(target: object) -> int | None:
+    identity = inspect(target).identity
+    return int(identity[0]) if identity else None
+
+
 def _submission_written(_mapper: object, _connection: object, target: Submission) -> None:
     pending = _pending(target)
     if pending is not None:
         pending.add(target.id)
 
 
-def _submission_updated(_mapper: object, _connection: object, target: Submission) -> None:
-    # Most updates are status changes and version bumps: only a changed text is reindexed.
-    state = inspect(target)
-    if any(state.attrs[name].history.has_changes() for name in _TEXT_ATTRIBUTES):
-        _submission_written(_mapper, _connection, target)
+def _submission_updating(_mapper: object, connection: Connection, target: Submission) -> None:
+    if _text_changed(target):
+        _remember_old_tokens(connection, target, [target.id])
+
+
+def _submission_updated(_mapper: object, connection: Connection, target: Submission) -> None:
+    # Most updates are status changes and version bumps: only a changed text is reindexed, and
+    # on SQLite a change of key (a submission sent, or withdrawn).
+    if _text_changed(target) or (connection.dialect.name == "sqlite" and _key_changed(target)):
+        _submission_written(_mapper, connection, target)
+
+
+def _submission_deleting(_mapper: object, connection: Connection, target: Submission) -> None:
+    sid = _identity(target)
+    if sid is not None:
+        _remember_old_tokens(connection, target, [sid])
 
 
 def _submission_deleted(_mapper: object, _connection: object, target: Submission) -> None:
-    identity = inspect(target).identity
+    sid = _identity(target)
     pending = _pending(target)
-    if pending is not None and identity:
-        pending.add(int(identity[0]))
+    if pending is not None and sid is not None:
+        pending.add(sid)
+
+
+def _attachment_parents(target: Attachment) -> set[int]:
+    """Old and new submission, from the foreign key and from the relationship, without loading
+    anything: a removed (orphaned) attachment only shows its old parent in the relationship."""
+    state = inspect(target)
+    key = state.attrs.submission_id.history
+    ids = {int(sid) for sid in (*key.added, *key.unchanged, *key.deleted) if sid}
+    parent = state.attrs.submission.history
+    for submission in (*parent.added, *parent.unchanged, *parent.deleted):
+        sid = _identity(submission) if submission is not None else None
+        if sid is not None:
+            ids.add(sid)
+    return ids
+
+
+def _attachment_changes_text(target: Attachment) -> bool:
+    # Only a new name, or a move to another submission, changes what is found.
+    state = inspect(target)
+    return bool(
+        state.attrs.original_name.history.has_changes()
+        or state.attrs.submission_id.history.has_changes()
+        or state.attrs.submission.history.has_changes()
+    )
+
+
+def _attachment_writing(_mapper: object, connection: Connection, target: Attachment) -> None:
+    _remember_old_tokens(connection, target, _attachment_parents(target))
 
 
 def _attachment_written(_mapper: object, _connection: object, target: Attachment) -> None:
     pending = _pending(target)
-    if pending is None:
-        return
-    # Old and new submission, from the foreign key and from the relationship, without loading
-    # anything: a removed (orphaned) attachment only shows its old parent in the relationship.
-    state = inspect(target)
-    key = state.attrs.submission_id.history
-    pending.update(sid for sid in (*key.added, *key.unchanged, *key.deleted) if sid)
-    parent = state.attrs.submission.history
-    for submission in (*parent.added, *parent.unchanged, *parent.deleted):
-        identity = inspect(submission).identity if submission is not None else None
-        if identity:
-            pending.add(int(identity[0]))
+    if pending is not None:
+        pending.update(_attachment_parents(target))
 
 
-def _attachment_updated(_mapper: object, _connection: object, target: Attachment) -> None:
-    # Only a new name, or a move to another submission, changes what is found.
-    state = inspect(target)
-    if (
-        state.attrs.original_name.history.has_changes()
-        or state.attrs.submission_id.history.has_changes()
-        or state.attrs.submission.history.has_changes()
-    ):
-        _attachment_written(_mapper, _connection, target)
+def _attachment_updating(_mapper: object, connection: Connection, target: Attachment) -> None:
+    if _attachment_changes_text(target):
+        _attachment_writing(_mapper, connection, target)
+
+
+def _attachment_updated(_mapper: object, connection: Connection, target: Attachment) -> None:
+    if _attachment_changes_text(target):
+        _attachment_written(_mapper, connection, target)
 
 
 def _before_flush(session: Session, _context: UOWTransaction, _instances: object) -> None:
@@ -398,23 +691,29 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: object
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     # Written on the flush's own connection: the index rows commit or roll back with the data.
     ids = session.info.pop(_PENDING, None)
+    old_tokens = session.info.pop(_OLD_TOKENS, None) or {}
     if ids:
         connection = session.connection(bind_arguments={"mapper": Submission})
-        for chunk in _chunks(sorted(ids)):
-            _write(connection, chunk)
+        _write_or_rebuild(connection, sorted(ids), old_tokens)
 
 
 def _after_rollback(session: Session, _previous: object) -> None:
     # A failed flush may have left ids behind; what was rolled back needs no reindexing.
     session.info.pop(_PENDING, None)
+    session.info.pop(_OLD_TOKENS, None)
 
 
 _HOOKS: tuple[tuple[Any, str, Any], ...] = (
     (Submission, "after_insert", _submission_written),
+    (Submission, "before_update", _submission_updating),
     (Submission, "after_update", _submission_updated),
+    (Submission, "before_delete", _submission_deleting),
     (Submission, "after_delete", _submission_deleted),
+    (Attachment, "before_insert", _attachment_writing),
     (Attachment, "after_insert", _attachment_written),
+    (Attachment, "before_update", _attachment_updating),
     (Attachment, "after_update", _attachment_updated),
+    (Attachment, "before_delete", _attachment_writing),
     (Attachment, "after_delete", _attachment_written),
     (Session, "before_flush", _before_flush),
     (Session, "after_flush", _after_flush),
