@@ -6,12 +6,14 @@ substring is found, one- and two-character words included, straight from the ind
 (PERFORMANCE.md §3: trigram indexes cannot answer queries shorter than three characters).
 
 - SQLite: the contentless FTS5 table ``submission_fts`` holds the index only, not the text.
-  Its rowid is a *search key* (:func:`search_key`): for a submission the federation has
-  received, ``(whole seconds of submitted_at) << 31 | id``, so that the index lists received
-  submissions newest first and counts them on its own (:func:`received_page`); for any other
-  submission ``-id``. ``submission_fts_doc`` records, per submission, the key and a digest of the
-  tokens it was indexed with: a contentless table can only forget a document when given exactly
-  the tokens it was indexed with, and the digest proves that the tokens given are those.
+  Its rowid is a *search key*: submissions the federation has received get positive keys in
+  the order of ``(submitted_at, id)`` (multiples of :data:`KEY_GAP` when the index is built,
+  a key between two neighbours for one sent out of order), so that the index alone counts
+  them and lists them newest first (:func:`received_hits`); any other submission gets ``-id``.
+  Keys are small and dense on purpose: FTS5 stores rowid deltas, and keys made of a date and
+  an id doubled the index. ``submission_fts_doc`` maps keys to submissions and keeps a digest
+  of the tokens each was indexed with: a contentless table forgets a document only when given
+  exactly those tokens (SQLite 3.40 has no ``contentless_delete``), and the digest proves them.
 - PostgreSQL: ``submission_search`` holds ``to_tsvector('simple', <pre-split text>)`` under a GIN
   index and is queried with ``phraseto_tsquery``. A tsvector records positions only up to 16,383,
   so a text longer than :data:`WINDOW_TOKENS` tokens is stored as several overlapping parts.
@@ -30,12 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
 from sqlalchemy import Boolean, ColumnElement, String, bindparam, event, inspect, select, text, true
@@ -66,11 +67,11 @@ SEARCH_TABLES = frozenset(
     }
 )
 
-# SQLite search keys: (whole seconds of submitted_at) << KEY_SHIFT | id. Ids fit in 31 bits
-# (PostgreSQL's INTEGER), seconds in 32 (until 2106): every key fits SQLite's signed 64 bits.
-KEY_SHIFT = 31
-ID_MASK = (1 << KEY_SHIFT) - 1
-MAX_SECOND = (1 << 32) - 1
+# Distance between the keys of consecutive received submissions when the index is built: room
+# for submissions sent out of order (clock skew, imports) to get a key between two others.
+KEY_GAP = 16
+# A batch that must place more submissions than this between existing keys rebuilds instead.
+MAX_PLACED = 200
 
 # Rows are read and written this many submissions at a time.
 CHUNK = 2_000
@@ -148,27 +149,18 @@ def _phrases(query: str) -> list[str]:
     return phrases
 
 
-def _second(moment: datetime | None) -> int:
-    """Whole seconds since 1970 of ``moment`` (0 for none), clamped to what a key holds."""
+def sent_micros(moment: datetime | None) -> int:
+    """``submitted_at`` as whole microseconds since 1970 (0 for none: sorts as the oldest)."""
     if moment is None:
         return 0
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return min(MAX_SECOND, max(0, math.floor(moment.timestamp())))
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def search_key(submission_id: int, status: str | None, submitted_at: datetime | None) -> int:
-    """The SQLite index rowid of a submission.
-
-    Received submissions get positive keys that sort like ``(submitted_at, id)`` up to the
-    second, so the index alone can count them and list them newest first; every other
-    submission gets ``-id``, out of that range.
-    """
-    if not 0 < submission_id <= ID_MASK:
-        raise ValueError(f"submission id {submission_id} does not fit a search key")
-    if status is not None and Status(status) in RECEIVED:
-        return (_second(submitted_at) << KEY_SHIFT) | submission_id
-    return -submission_id
+def _is_received(status: str | None) -> bool:
+    return status is not None and Status(status) in RECEIVED
 
 
 def _digest(tokens: str) -> int:
@@ -217,12 +209,13 @@ def _compile_sqlite(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> s
     # or FTS5 operator can reach the MATCH expression. Adjacent phrases mean AND in FTS5.
     parts = " || '\" \"' || ".join(compiler.process(p, **kw) for p in element.phrases)
     column = compiler.process(element.id_column, **kw)
-    # The rowid is a search key (search_key): the id is its low 31 bits, or its negation.
+    # The rowid is a search key; submission_fts_doc maps it to the submission.
     # Only compiled fragments (a column, bound parameters) are interpolated.
     return (
-        f"({column} IN (SELECT CASE WHEN submission_fts.rowid > 0 "  # noqa: S608
-        f"THEN submission_fts.rowid & {ID_MASK} ELSE -submission_fts.rowid END "
-        f"FROM submission_fts WHERE submission_fts MATCH ('\"' || {parts} || '\"')))"
+        f"({column} IN (SELECT submission_fts_doc.submission_id "  # noqa: S608
+        "FROM submission_fts JOIN submission_fts_doc "
+        "ON submission_fts_doc.key = submission_fts.rowid "
+        f"WHERE submission_fts MATCH ('\"' || {parts} || '\"')))"
     )
 
 
@@ -277,8 +270,16 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + CHUNK]
 
 
-def _read_rows(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[str, int]]:
-    """The searchable text and SQLite search key of each of ``ids`` that exists."""
+class _Row(NamedTuple):
+    """What the SQLite index needs to know of a submission."""
+
+    document: str
+    received: bool
+    sent: int  # sent_micros(submitted_at)
+
+
+def _read_rows(connection: Connection, ids: Sequence[int]) -> dict[int, _Row]:
+    """The searchable text and place in the queue of each of ``ids`` that exists."""
     rows = connection.execute(
         select(
             Submission.id,
@@ -299,9 +300,10 @@ def _read_rows(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[st
     ):
         names.setdefault(submission_id, []).append(name)
     return {
-        sid: (
+        sid: _Row(
             _document(title or "", summary or "", sections or "{}", names.get(sid, ())),
-            search_key(sid, status, submitted_at),
+            _is_received(status),
+            sent_micros(submitted_at),
         )
         for sid, title, summary, sections, status, submitted_at in rows
     }
@@ -309,7 +311,7 @@ def _read_rows(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[st
 
 def _read_documents(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
     """The searchable text of each of ``ids`` that exists, from the database."""
-    return {sid: document for sid, (document, _key) in _read_rows(connection, ids).items()}
+    return {sid: row.document for sid, row in _read_rows(connection, ids).items()}
 
 
 class _Drift(Exception):
@@ -317,25 +319,28 @@ class _Drift(Exception):
 
 
 def _sqlite_write(
-    connection: Connection, ids: Sequence[int], old_tokens: Mapping[int, str | None]
+    connection: Connection,
+    ids: Sequence[int],
+    old_tokens: Mapping[int, str | None],
+    keys: Mapping[int, int] | None = None,
 ) -> int:
     """Make the SQLite index rows of ``ids`` match the database.
 
     A contentless FTS5 table forgets a document only when given its rowid and the very tokens
-    it was indexed with (SQLite 3.40 has no ``contentless_delete``). Those tokens are the
-    current ones when only the key changed, else ``old_tokens`` (read before the flush changed
-    the row); the digest in ``submission_fts_doc`` proves them, and :class:`_Drift` is raised
-    when nothing does, before anything is written.
+    it was indexed with. Those are the current tokens when only the key changes, else
+    ``old_tokens`` (read before the flush changed the row); the digest in
+    ``submission_fts_doc`` proves them, and :class:`_Drift` is raised when nothing does.
+    ``keys`` gives the keys of received submissions when the whole index is built.
     """
-    current: dict[int, tuple[int, str, int]] = {}
-    for sid, (document, key) in _read_rows(connection, ids).items():
-        split = split_for_index(document)
-        current[sid] = (key, split, _digest(split))
+    current = {}
+    for sid, row in _read_rows(connection, ids).items():
+        tokens = split_for_index(row.document)
+        current[sid] = (row, tokens, _digest(tokens))
     stored = {
-        int(sid): (int(key), int(digest))
-        for sid, key, digest in connection.execute(
+        int(sid): (int(key), int(digest), sent)
+        for sid, key, digest, sent in connection.execute(
             text(
-                "SELECT submission_id, key, digest FROM submission_fts_doc "
+                "SELECT submission_id, key, digest, sent FROM submission_fts_doc "
                 "WHERE submission_id IN :ids"
             ).bindparams(bindparam("ids", expanding=True)),
             {"ids": list(ids)},
@@ -343,20 +348,33 @@ def _sqlite_write(
     }
     forget: list[dict[str, Any]] = []
     add: list[dict[str, Any]] = []
+    place: list[dict[str, Any]] = []  # received, to get a key in the order of sending
     for sid in ids:
         now, was = current.get(sid), stored.get(sid)
+        key: int | None = None
+        if now is not None:
+            row, tokens, digest = now
+            if not row.received:
+                key = -sid
+            elif keys is not None:
+                key = keys[sid]
+            elif was is not None and was[0] > 0 and was[2] == row.sent:
+                key = was[0]  # still received, sent at the same time: same place
         if was is not None:
-            if now is not None and (now[0], now[2]) == was:
+            if now is not None and key == was[0] and now[2] == was[1]:
                 continue  # indexed as it is
             if now is not None and now[2] == was[1]:
-                tokens: str | None = now[1]  # same text under a new key
+                old: str | None = now[1]  # same text under a new key
             else:
-                tokens = old_tokens.get(sid)
-                if tokens is None or _digest(tokens) != was[1]:
+                old = old_tokens.get(sid)
+                if old is None or _digest(old) != was[1]:
                     raise _Drift(sid)
-            forget.append({"id": sid, "key": was[0], "document": tokens})
+            forget.append({"id": sid, "key": was[0], "document": old})
         if now is not None:
-            add.append({"id": sid, "key": now[0], "document": now[1], "digest": now[2]})
+            row, tokens, digest = now
+            entry = {"id": sid, "key": key, "document": tokens, "digest": digest}
+            entry["sent"] = row.sent if row.received else None
+            (add if key is not None else place).append(entry)
     if forget:
         connection.execute(
             text(
@@ -366,18 +384,78 @@ def _sqlite_write(
             forget,
         )
         connection.execute(text("DELETE FROM submission_fts_doc WHERE submission_id = :id"), forget)
-    if add:
+    _add(connection, add)
+    if place:
+        _place(connection, place)
+    return len(current)
+
+
+def _add(connection: Connection, entries: list[dict[str, Any]]) -> None:
+    if entries:
         connection.execute(
-            text("INSERT INTO submission_fts (rowid, document) VALUES (:key, :document)"), add
+            text("INSERT INTO submission_fts (rowid, document) VALUES (:key, :document)"),
+            entries,
         )
         connection.execute(
             text(
-                "INSERT INTO submission_fts_doc (submission_id, key, digest) "
-                "VALUES (:id, :key, :digest)"
+                "INSERT INTO submission_fts_doc (submission_id, key, digest, sent) "
+                "VALUES (:id, :key, :digest, :sent)"
             ),
-            add,
+            entries,
         )
-    return len(current)
+
+
+def _place(connection: Connection, entries: list[dict[str, Any]]) -> None:
+    """Give newly received submissions keys in the order of ``(sent, id)`` and add them.
+
+    The usual case, sent after everything indexed, takes the next multiple of KEY_GAP; one
+    sent out of order takes the middle of the gap between its neighbours, and when there is no
+    gap left (or too many to place one by one) :class:`_Drift` asks for a rebuild.
+    """
+    entries.sort(key=lambda entry: (entry["sent"], entry["id"]))
+    last = connection.execute(
+        text(
+            "SELECT key, sent, submission_id FROM submission_fts_doc WHERE key > 0 "
+            "ORDER BY key DESC LIMIT 1"
+        )
+    ).first()
+    top = (int(last[0]), int(last[1]), int(last[2])) if last else (0, -1, 0)
+    later = [entry for entry in entries if (entry["sent"], entry["id"]) > top[1:]]
+    between = entries[: len(entries) - len(later)]
+    if len(between) > MAX_PLACED:
+        raise _Drift(between[0]["id"])
+    for number, entry in enumerate(later, start=1):
+        entry["key"] = top[0] + number * KEY_GAP
+    _add(connection, later)
+    neighbour = (
+        "SELECT key FROM submission_fts_doc WHERE key > 0 AND {where} "
+        "ORDER BY sent {order}, submission_id {order} LIMIT 1"
+    )
+    for entry in between:
+        params = {"sent": entry["sent"], "id": entry["id"]}
+        before = connection.scalar(
+            text(
+                neighbour.format(
+                    where="(sent < :sent OR (sent = :sent AND submission_id < :id))",
+                    order="DESC",
+                )
+            ),
+            params,
+        )
+        after = connection.scalar(
+            text(
+                neighbour.format(
+                    where="(sent > :sent OR (sent = :sent AND submission_id > :id))",
+                    order="ASC",
+                )
+            ),
+            params,
+        )
+        low, high = int(before or 0), int(after)
+        if high - low < 2:
+            raise _Drift(entry["id"])
+        entry["key"] = (low + high) // 2
+        _add(connection, [entry])
 
 
 def _write(
@@ -386,11 +464,12 @@ def _write(
     *,
     replace: bool = True,
     old_tokens: Mapping[int, str | None] | None = None,
+    keys: Mapping[int, int] | None = None,
 ) -> int:
     """Make the index rows of ``ids`` match the database (none for ids that no longer exist)."""
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        return _sqlite_write(connection, ids, old_tokens or {})
+        return _sqlite_write(connection, ids, old_tokens or {}, keys)
     if dialect != "postgresql":
         raise NotImplementedError(f"no search index on {dialect}; use SQLite or PostgreSQL")
     documents = _read_documents(connection, ids)
@@ -476,6 +555,15 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
             reindex_connection(connection)
             return len(_read_rows(connection, ids))
     _clear(connection)
+    keys: dict[int, int] | None = None
+    if connection.dialect.name == "sqlite":
+        # Received submissions in the queue's order, KEY_GAP apart.
+        received = connection.scalars(
+            select(Submission.id)
+            .where(Submission.status.in_(RECEIVED))
+            .order_by(Submission.submitted_at, Submission.id)
+        )
+        keys = {sid: number * KEY_GAP for number, sid in enumerate(received, start=1)}
     count, last = 0, 0
     while True:
         chunk = connection.scalars(
@@ -483,7 +571,7 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
         ).all()
         if not chunk:
             break
-        count += _write(connection, chunk, replace=False)
+        count += _write(connection, chunk, replace=False, keys=keys)
         last = chunk[-1]
     if connection.dialect.name == "sqlite":
         # Merge the b-tree segments written chunk by chunk: a smaller index and faster queries.
@@ -507,44 +595,49 @@ def received_hits(
     """How many received submissions match ``query``, and the ids of the newest of them.
 
     For the staff queue with no filter but the search, on SQLite: the count and the page come
-    from the index alone, without reading ``submission`` once per hit. The ids are those of the
-    ``limit`` newest hits by ``(submitted_at, id)`` (before the keyset position ``before``, if
-    given), plus any others sent in the same second as the last of them: keys order by whole
-    seconds, so the caller must select these ids, order them exactly and apply ``limit`` and
-    ``before`` again. None when this path does not apply (PostgreSQL, nothing to search).
+    from the index alone, without reading ``submission`` once per hit. The ids are those of
+    the ``limit`` newest hits by ``(submitted_at, id)`` before the keyset position ``before``
+    (in no particular order). None when this path does not apply: PostgreSQL, nothing to
+    search, or a position that is not a received submission's.
     """
     connection = session.connection(bind_arguments={"mapper": Submission})
     phrases = _phrases(query)
     if connection.dialect.name != "sqlite" or not phrases:
         return None
     match = _match_expression(phrases)
-    hits = (
-        "SELECT {what} FROM submission_fts WHERE submission_fts MATCH :match "
-        "AND rowid >= :low AND rowid < :high"
+    high = None
+    if before is not None:
+        moment, ident = before
+        row = connection.execute(
+            text("SELECT key, sent FROM submission_fts_doc WHERE submission_id = :id"),
+            {"id": ident},
+        ).first()
+        if row is None or row[0] <= 0 or row[1] != sent_micros(moment):
+            return None
+        high = int(row[0])
+    total = int(
+        connection.scalar(
+            text(
+                "SELECT count(*) FROM submission_fts WHERE submission_fts MATCH :match "
+                "AND rowid > 0"
+            ),
+            {"match": match},
+        )
+        or 0
     )
-
-    def run(what: str, low: int, high: int, tail: str = "", **params: Any) -> list[int]:
-        statement = text(hits.format(what=what) + tail)
-        values = {"match": match, "low": low, "high": high, **params}
-        return [int(value) for value in connection.scalars(statement, values)]
-
-    top = (MAX_SECOND << KEY_SHIFT) | ID_MASK
-    total = run("count(*)", 1, top)[0]
     if total == 0:
         return 0, []
-    high, skip = top, 0
-    if before is not None:
-        # Up to the end of the position's second; hits of that second at or after the
-        # position are dropped by the caller, so fetch as many more.
-        second = _second(before[0])
-        high = min(top, (second + 1) << KEY_SHIFT)
-        skip = run("count(*)", second << KEY_SHIFT, high)[0]
-    keys = run("rowid", 1, high, " ORDER BY rowid DESC LIMIT :limit", limit=limit + skip)
-    if len(keys) == limit + skip:
-        # Hits of the last second listed may sort anywhere within it: take them all.
-        second = keys[-1] >> KEY_SHIFT
-        keys += run("rowid", second << KEY_SHIFT, min(high, (second + 1) << KEY_SHIFT))
-    return total, sorted({key & ID_MASK for key in keys}, reverse=True)
+    keys = text(
+        "SELECT rowid FROM submission_fts WHERE submission_fts MATCH :match "
+        "AND rowid > 0 AND rowid < :high ORDER BY rowid DESC LIMIT :limit"
+    )
+    ids = connection.scalars(
+        text(
+            f"SELECT submission_id FROM submission_fts_doc WHERE key IN ({keys.text})"  # noqa: S608
+        ),
+        {"match": match, "high": high if high is not None else 1 << 62, "limit": limit},
+    )
+    return total, [int(sid) for sid in ids]
 
 
 # -- keeping the index in step with ORM writes --------------------------------------------------
@@ -578,7 +671,7 @@ def _remember_old_tokens(connection: Connection, target: object, ids: Iterable[i
     if missing:
         rows = _read_rows(connection, missing)
         for sid in missing:
-            old[sid] = split_for_index(rows[sid][0]) if sid in rows else None
+            old[sid] = split_for_index(rows[sid].document) if sid in rows else None
 
 
 def _text_changed(target: Submission) -> bool:

@@ -220,7 +220,11 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
         hits = search.received_hits(db.session, filters.q, limit=PAGE_SIZE + 1, before=before)
     if hits is not None:
         total, ids = hits
-        query = visible_submissions(user).where(Submission.id.in_(ids))
+        # Only the candidates, by primary key: with the status condition of
+        # visible_submissions() in the statement, SQLite walks the status index instead of
+        # looking the ids up (11-40 ms). Keys > 0 are received submissions; rows are checked
+        # below all the same, in case the index was left behind by a Core write.
+        query = select(Submission).where(Submission.id.in_(ids or [0]))
     else:
         query = filtered(filters, user)
         total = int(db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0)
@@ -236,6 +240,8 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     # Assignees load with the page (one query), not once per row.
     query = query.options(selectinload(Submission.assignee))
     rows = list(db.session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
+    if hits is not None:
+        rows = [row for row in rows if row.status in RECEIVED]
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     last = rows[-1] if rows else None

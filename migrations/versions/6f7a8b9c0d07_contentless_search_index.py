@@ -3,8 +3,8 @@
 The FTS5 table no longer keeps its own copy of the pre-split text (1.4x the text at 100k
 submissions); its rowid becomes a search key that lists received submissions newest first, so
 that the review queue counts and pages a search from the index alone (feedback/search.py).
-``submission_fts_doc`` records each document's key and a digest of its tokens, which a
-contentless table needs to forget a document safely. PostgreSQL is unchanged.
+``submission_fts_doc`` maps keys to submissions and keeps a digest of each document's tokens,
+which a contentless table needs to forget a document safely. PostgreSQL is unchanged.
 
 Revision ID: 6f7a8b9c0d07
 Revises: 3c4d5e6f7a04
@@ -31,11 +31,19 @@ def upgrade():
         "CREATE VIRTUAL TABLE submission_fts USING fts5("
         "document, content = '', tokenize = 'unicode61 remove_diacritics 0', columnsize = 0)"
     )
+    # Per document: its rowid (search key), a digest of its tokens, and for a received
+    # submission when it was sent (microseconds since 1970), to place new ones in order.
     op.execute(
         "CREATE TABLE submission_fts_doc ("
         "submission_id INTEGER NOT NULL PRIMARY KEY, "
         "key INTEGER NOT NULL, "
-        "digest INTEGER NOT NULL)"
+        "digest INTEGER NOT NULL, "
+        "sent INTEGER, "
+        "CONSTRAINT uq_submission_fts_doc_key UNIQUE (key))"
+    )
+    op.execute(
+        "CREATE INDEX ix_submission_fts_doc_sent ON submission_fts_doc (sent, submission_id) "
+        "WHERE key > 0"
     )
     _index_existing()
 
