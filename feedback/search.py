@@ -209,13 +209,14 @@ def _compile_sqlite(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> s
     # or FTS5 operator can reach the MATCH expression. Adjacent phrases mean AND in FTS5.
     parts = " || '\" \"' || ".join(compiler.process(p, **kw) for p in element.phrases)
     column = compiler.process(element.id_column, **kw)
-    # The rowid is a search key; submission_fts_doc maps it to the submission.
+    # The rowid is a search key; submission_fts_doc maps it to the submission. Written as
+    # nested INs rather than a join: SQLite then builds the key list once and probes the map
+    # from it (124 against 213 ms for 园区 in 100k with a status filter).
     # Only compiled fragments (a column, bound parameters) are interpolated.
     return (
-        f"({column} IN (SELECT submission_fts_doc.submission_id "  # noqa: S608
-        "FROM submission_fts JOIN submission_fts_doc "
-        "ON submission_fts_doc.key = submission_fts.rowid "
-        f"WHERE submission_fts MATCH ('\"' || {parts} || '\"')))"
+        f"({column} IN (SELECT submission_fts_doc.submission_id FROM submission_fts_doc "  # noqa: S608
+        "WHERE submission_fts_doc.key IN (SELECT submission_fts.rowid FROM submission_fts "
+        f"WHERE submission_fts MATCH ('\"' || {parts} || '\"'))))"
     )
 
 
