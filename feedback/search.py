@@ -6,10 +6,11 @@ substring is found, one- and two-character words included, straight from the ind
 (PERFORMANCE.md §3: trigram indexes cannot answer queries shorter than three characters).
 
 - SQLite: the contentless FTS5 table ``submission_fts`` holds the index only, not the text.
-  Its rowid is a *search key*: submissions the federation has received get positive keys in
-  the order of ``(submitted_at, id)`` (multiples of :data:`KEY_GAP` when the index is built,
-  a key between two neighbours for one sent out of order), so that the index alone counts
-  them and lists them newest first (:func:`received_hits`); any other submission gets ``-id``.
+  Its rowid is a *search key*: a submission the federation has received gets a positive key
+  in the range of its status (:data:`QUEUE_STATUSES`), in the order of ``(submitted_at, id)``
+  within it (multiples of :data:`KEY_GAP` when the index is built, a key between two
+  neighbours for one sent out of order), so that the index alone counts the hits per status
+  and lists them newest first (:func:`received_hits`); any other submission gets ``-id``.
   Keys are small and dense on purpose: FTS5 stores rowid deltas, and keys made of a date and
   an id doubled the index. ``submission_fts_doc`` maps keys to submissions and keeps a digest
   of the tokens each was indexed with: a contentless table forgets a document only when given
@@ -67,6 +68,18 @@ SEARCH_TABLES = frozenset(
     }
 )
 
+# The statuses of received submissions, each with a range of SQLite keys of its own.
+QUEUE_STATUSES = (
+    Status.SUBMITTED,
+    Status.IN_REVIEW,
+    Status.RETURNED,
+    Status.ACCEPTED,
+    Status.REJECTED,
+    Status.REPORTED,
+)
+assert frozenset(QUEUE_STATUSES) == RECEIVED, "a received status without a key range"
+# Keys of the n-th status (from 1) lie in [n * KEY_RANGE, (n + 1) * KEY_RANGE).
+KEY_RANGE = 1 << 40
 # Distance between the keys of consecutive received submissions when the index is built: room
 # for submissions sent out of order (clock skew, imports) to get a key between two others.
 KEY_GAP = 16
@@ -159,8 +172,15 @@ def sent_micros(moment: datetime | None) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _is_received(status: str | None) -> bool:
-    return status is not None and Status(status) in RECEIVED
+def _status_range(status: str | None) -> int:
+    """The number (from 1) of the key range of ``status``; 0 when not received."""
+    if status is None or Status(status) not in QUEUE_STATUSES:
+        return 0
+    return QUEUE_STATUSES.index(Status(status)) + 1
+
+
+def _bounds(number: int) -> tuple[int, int]:
+    return number * KEY_RANGE, (number + 1) * KEY_RANGE
 
 
 def _digest(tokens: str) -> int:
@@ -275,7 +295,7 @@ class _Row(NamedTuple):
     """What the SQLite index needs to know of a submission."""
 
     document: str
-    received: bool
+    range: int  # _status_range(status): 0 when not received
     sent: int  # sent_micros(submitted_at)
 
 
@@ -303,7 +323,7 @@ def _read_rows(connection: Connection, ids: Sequence[int]) -> dict[int, _Row]:
     return {
         sid: _Row(
             _document(title or "", summary or "", sections or "{}", names.get(sid, ())),
-            _is_received(status),
+            _status_range(status),
             sent_micros(submitted_at),
         )
         for sid, title, summary, sections, status, submitted_at in rows
@@ -355,12 +375,13 @@ def _sqlite_write(
         key: int | None = None
         if now is not None:
             row, tokens, digest = now
-            if not row.received:
+            low, high = _bounds(row.range)
+            if not row.range:
                 key = -sid
             elif keys is not None:
                 key = keys[sid]
-            elif was is not None and was[0] > 0 and was[2] == row.sent:
-                key = was[0]  # still received, sent at the same time: same place
+            elif was is not None and low <= was[0] < high and was[2] == row.sent:
+                key = was[0]  # same status, sent at the same time: same place
         if was is not None:
             if now is not None and key == was[0] and now[2] == was[1]:
                 continue  # indexed as it is
@@ -374,7 +395,8 @@ def _sqlite_write(
         if now is not None:
             row, tokens, digest = now
             entry = {"id": sid, "key": key, "document": tokens, "digest": digest}
-            entry["sent"] = row.sent if row.received else None
+            entry["sent"] = row.sent if row.range else None
+            entry["range"] = row.range
             (add if key is not None else place).append(entry)
     if forget:
         connection.execute(
@@ -386,8 +408,8 @@ def _sqlite_write(
         )
         connection.execute(text("DELETE FROM submission_fts_doc WHERE submission_id = :id"), forget)
     _add(connection, add)
-    if place:
-        _place(connection, place)
+    for number in sorted({entry["range"] for entry in place}):
+        _place(connection, number, [entry for entry in place if entry["range"] == number])
     return len(current)
 
 
@@ -402,38 +424,41 @@ def _add(connection: Connection, entries: list[dict[str, Any]]) -> None:
                 "INSERT INTO submission_fts_doc (submission_id, key, digest, sent) "
                 "VALUES (:id, :key, :digest, :sent)"
             ),
-            entries,
+            [{name: entry[name] for name in ("id", "key", "digest", "sent")} for entry in entries],
         )
 
 
-def _place(connection: Connection, entries: list[dict[str, Any]]) -> None:
-    """Give newly received submissions keys in the order of ``(sent, id)`` and add them.
+def _place(connection: Connection, number: int, entries: list[dict[str, Any]]) -> None:
+    """Give submissions newly in key range ``number`` keys in the order of ``(sent, id)``.
 
-    The usual case, sent after everything indexed, takes the next multiple of KEY_GAP; one
-    sent out of order takes the middle of the gap between its neighbours, and when there is no
-    gap left (or too many to place one by one) :class:`_Drift` asks for a rebuild.
+    The usual case, sent after everything in the range, takes the next multiple of KEY_GAP;
+    one sent out of order takes the middle of the gap between its neighbours, and when there
+    is no gap left (or too many to place one by one) :class:`_Drift` asks for a rebuild.
     """
+    low, high = _bounds(number)
+    bounds = {"low": low, "high": high}
     entries.sort(key=lambda entry: (entry["sent"], entry["id"]))
     last = connection.execute(
         text(
-            "SELECT key, sent, submission_id FROM submission_fts_doc WHERE key > 0 "
-            "ORDER BY key DESC LIMIT 1"
-        )
+            "SELECT key, sent, submission_id FROM submission_fts_doc "
+            "WHERE key >= :low AND key < :high ORDER BY key DESC LIMIT 1"
+        ),
+        bounds,
     ).first()
-    top = (int(last[0]), int(last[1]), int(last[2])) if last else (0, -1, 0)
+    top = (int(last[0]), int(last[1]), int(last[2])) if last else (low, -1, 0)
     later = [entry for entry in entries if (entry["sent"], entry["id"]) > top[1:]]
     between = entries[: len(entries) - len(later)]
-    if len(between) > MAX_PLACED:
-        raise _Drift(between[0]["id"])
-    for number, entry in enumerate(later, start=1):
-        entry["key"] = top[0] + number * KEY_GAP
+    if len(between) > MAX_PLACED or top[0] + (len(later) + 1) * KEY_GAP >= high:
+        raise _Drift(entries[0]["id"])
+    for count, entry in enumerate(later, start=1):
+        entry["key"] = top[0] + count * KEY_GAP
     _add(connection, later)
     neighbour = (
         "SELECT key FROM submission_fts_doc WHERE key > 0 AND {where} "
-        "ORDER BY sent {order}, submission_id {order} LIMIT 1"
+        "AND key >= :low AND key < :high ORDER BY sent {order}, submission_id {order} LIMIT 1"
     )
     for entry in between:
-        params = {"sent": entry["sent"], "id": entry["id"]}
+        params = {"sent": entry["sent"], "id": entry["id"], **bounds}
         before = connection.scalar(
             text(
                 neighbour.format(
@@ -452,10 +477,10 @@ def _place(connection: Connection, entries: list[dict[str, Any]]) -> None:
             ),
             params,
         )
-        low, high = int(before or 0), int(after)
-        if high - low < 2:
+        below, above = int(before or low), int(after)
+        if above - below < 2:
             raise _Drift(entry["id"])
-        entry["key"] = (low + high) // 2
+        entry["key"] = (below + above) // 2
         _add(connection, [entry])
 
 
@@ -558,13 +583,17 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
     _clear(connection)
     keys: dict[int, int] | None = None
     if connection.dialect.name == "sqlite":
-        # Received submissions in the queue's order, KEY_GAP apart.
-        received = connection.scalars(
-            select(Submission.id)
-            .where(Submission.status.in_(RECEIVED))
+        # Received submissions in the queue's order, KEY_GAP apart in their status's range.
+        keys = {}
+        taken = dict.fromkeys(range(1, len(QUEUE_STATUSES) + 1), 0)
+        for sid, status in connection.execute(
+            select(Submission.id, Submission.status)
+            .where(Submission.status.in_(QUEUE_STATUSES))
             .order_by(Submission.submitted_at, Submission.id)
-        )
-        keys = {sid: number * KEY_GAP for number, sid in enumerate(received, start=1)}
+        ):
+            number = _status_range(status)
+            taken[number] += 1
+            keys[sid] = number * KEY_RANGE + taken[number] * KEY_GAP
     count, last = 0, 0
     while True:
         chunk = connection.scalars(
@@ -586,59 +615,76 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
 # -- the review queue's own path (SQLite) -------------------------------------------------------
 
 
+class Hits(NamedTuple):
+    """What :func:`received_hits` found."""
+
+    counts: dict[Status, int]  # hits per status, every received status
+    ids: list[int]  # candidates for the page (see received_hits)
+
+
 def received_hits(
     session: Session | scoped_session[Any],
     query: str,
     *,
+    statuses: Iterable[Status] = QUEUE_STATUSES,
     limit: int,
     before: tuple[datetime | None, int] | None = None,
-) -> tuple[int, list[int]] | None:
-    """How many received submissions match ``query``, and the ids of the newest of them.
+) -> Hits | None:
+    """Hits among received submissions, per status, and the ids of the newest in ``statuses``.
 
-    For the staff queue with no filter but the search, on SQLite: the count and the page come
-    from the index alone, without reading ``submission`` once per hit. The ids are those of
-    the ``limit`` newest hits by ``(submitted_at, id)`` before the keyset position ``before``
-    (in no particular order). None when this path does not apply: PostgreSQL, nothing to
-    search, or a position that is not a received submission's.
+    For the staff queue with no filter but the search and the status, on SQLite: the counts
+    (the status tabs and the total) and the page come from the index alone, without reading
+    ``submission`` once per hit. The ids are those of the ``limit`` newest hits by
+    ``(submitted_at, id)`` of each status in ``statuses`` before the keyset position
+    ``before``: the caller selects them, orders them and applies ``limit`` again. None when
+    this path does not apply (PostgreSQL, nothing to search).
     """
     connection = session.connection(bind_arguments={"mapper": Submission})
     phrases = _phrases(query)
     if connection.dialect.name != "sqlite" or not phrases:
         return None
     match = _match_expression(phrases)
-    high = None
-    if before is not None:
-        moment, ident = before
-        row = connection.execute(
-            text("SELECT key, sent FROM submission_fts_doc WHERE submission_id = :id"),
-            {"id": ident},
-        ).first()
-        if row is None or row[0] <= 0 or row[1] != sent_micros(moment):
-            return None
-        high = int(row[0])
-    total = int(
-        connection.scalar(
-            text(
-                "SELECT count(*) FROM submission_fts WHERE submission_fts MATCH :match "
-                "AND rowid > 0"
-            ),
-            {"match": match},
+    hits = (
+        "FROM submission_fts WHERE submission_fts MATCH :match AND rowid >= :low AND rowid < :high"
+    )
+    counts: dict[Status, int] = {}
+    for number, status in enumerate(QUEUE_STATUSES, start=1):
+        low, high = _bounds(number)
+        counts[status] = int(
+            connection.scalar(
+                text(f"SELECT count(*) {hits}"), {"match": match, "low": low, "high": high}
+            )
+            or 0
         )
-        or 0
-    )
-    if total == 0:
-        return 0, []
-    keys = text(
-        "SELECT rowid FROM submission_fts WHERE submission_fts MATCH :match "
-        "AND rowid > 0 AND rowid < :high ORDER BY rowid DESC LIMIT :limit"
-    )
+    keys: list[int] = []
+    for status in statuses:
+        if not counts[status]:
+            continue
+        low, high = _bounds(QUEUE_STATUSES.index(status) + 1)
+        if before is not None:
+            # Keys follow (sent, id) within a range: stop at the first at or after the position.
+            bound = connection.scalar(
+                text(
+                    "SELECT key FROM submission_fts_doc WHERE key >= :low AND key < :high "
+                    "AND (sent > :sent OR (sent = :sent AND submission_id >= :id)) "
+                    "ORDER BY sent, submission_id LIMIT 1"
+                ),
+                {"low": low, "high": high, "sent": sent_micros(before[0]), "id": before[1]},
+            )
+            high = int(bound) if bound is not None else high
+        keys += connection.scalars(
+            text(f"SELECT rowid {hits} ORDER BY rowid DESC LIMIT :limit"),
+            {"match": match, "low": low, "high": high, "limit": limit},
+        )
+    if not keys:
+        return Hits(counts, [])
     ids = connection.scalars(
-        text(
-            f"SELECT submission_id FROM submission_fts_doc WHERE key IN ({keys.text})"  # noqa: S608
+        text("SELECT submission_id FROM submission_fts_doc WHERE key IN :keys").bindparams(
+            bindparam("keys", expanding=True)
         ),
-        {"match": match, "high": high if high is not None else 1 << 62, "limit": limit},
+        {"keys": keys},
     )
-    return total, [int(sid) for sid in ids]
+    return Hits(counts, [int(sid) for sid in ids])
 
 
 # -- keeping the index in step with ORM writes --------------------------------------------------
@@ -681,7 +727,7 @@ def _text_changed(target: Submission) -> bool:
 
 
 def _key_changed(target: Submission) -> bool:
-    """Whether the SQLite search key may change: received or not, or the date of sending."""
+    """Whether the SQLite search key may change: the status's range, or the date of sending."""
     state = inspect(target)
     if state.attrs.submitted_at.history.has_changes():
         return True
@@ -690,8 +736,8 @@ def _key_changed(target: Submission) -> bool:
         return False
     if not status.deleted:
         return True  # the old status was not loaded: assume the worst
-    received = Status(target.status) in RECEIVED
-    return any((Status(old) in RECEIVED) != received for old in status.deleted if old)
+    number = _status_range(target.status)
+    return any(_status_range(old) != number for old in status.deleted if old)
 
 
 def _identity(target: object) -> int | None:

@@ -319,11 +319,10 @@ def test_a_change_outside_the_text_keeps_the_index_row(
 
     services.submit(author, corpus["hot"])  # sent: on SQLite its key changes (tested below)
     db.session.commit()
-    assert corpus["hot"].status == Status.SUBMITTED  # loaded, as the workflow loads it
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         corpus["hot"].priority = 2
-        corpus["hot"].status = Status.IN_REVIEW  # still received: the same key
+        corpus["hot"].assignee_id = author.id
         db.session.commit()
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
@@ -518,18 +517,20 @@ def test_sent_micros_orders_like_submitted_at() -> None:
 
 
 def keys_in_queue_order() -> bool:
-    """Whether the SQLite keys of received submissions follow (submitted_at, id) exactly."""
-    from feedback.models import RECEIVED
-
-    queue_order = db.session.scalars(
-        select(Submission.id)
-        .where(Submission.status.in_(RECEIVED))
-        .order_by(Submission.submitted_at, Submission.id)
-    ).all()
+    """Whether the SQLite keys of received submissions follow (status range, submitted_at, id)."""
+    queue_order = [
+        sid
+        for status in search.QUEUE_STATUSES
+        for sid in db.session.scalars(
+            select(Submission.id)
+            .where(Submission.status == status)
+            .order_by(Submission.submitted_at, Submission.id)
+        )
+    ]
     key_order = db.session.scalars(
         text("SELECT submission_id FROM submission_fts_doc WHERE key > 0 ORDER BY key")
     ).all()
-    return list(queue_order) == list(key_order)
+    return queue_order == list(key_order)
 
 
 def test_the_queue_search_equals_the_generic_query_page_by_page(
@@ -700,3 +701,44 @@ def test_submissions_sent_out_of_order_get_keys_in_queue_order(
     assert (total, seen) == expected
     if db.engine.dialect.name == "sqlite":
         assert "rebuilding the index" in caplog.text
+
+
+def test_status_tabs_and_a_status_filter_equal_the_generic_query(
+    author: User, reviewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedback.review import queue
+
+    monkeypatch.setattr(queue, "PAGE_SIZE", 2)
+    base = datetime(2026, 4, 1, 8, 0, 0, tzinfo=UTC)
+    statuses = [Status.SUBMITTED, Status.IN_REVIEW, Status.ACCEPTED, Status.RETURNED]
+    for n in range(14):
+        submission = make_submission(author, title=f"园区台账{n}", summary="罐区巡检")
+        submission.status = statuses[n % 4]
+        submission.submitted_at = base + timedelta(minutes=(n * 7) % 11)  # out of id order
+        db.session.commit()
+    # A review step moves a submission to another status's range, in order.
+    moved = db.session.scalars(select(Submission).where(Submission.status == "submitted")).first()
+    assert moved is not None
+    moved.status = Status.REPORTED
+    db.session.commit()
+    if db.engine.dialect.name == "sqlite":
+        assert keys_in_queue_order()
+    for status in ("", "submitted", "in_review", "accepted", "reported", "rejected"):
+        filters = queue.QueueFilters(q="园区 巡检", status=status)
+        where = [Submission.status.in_([status] if status else list(search.QUEUE_STATUSES))]
+        expected = db.session.scalars(
+            select(Submission.id)
+            .where(*where, search.matching("园区 巡检"))
+            .order_by(Submission.submitted_at.desc(), Submission.id.desc())
+        ).all()
+        result = queue.page(filters, reviewer)
+        seen = [row.id for row in result.rows]
+        while result.next_cursor:
+            result = queue.page(filters, reviewer, result.next_cursor)
+            seen += [row.id for row in result.rows]
+        assert seen == list(expected), status
+        assert result.total == len(expected)
+    counts = queue.status_counts(queue.QueueFilters(q="园区 巡检"), reviewer)
+    generic = queue.status_counts(queue.QueueFilters(q="园区 巡检", kind="problem"), reviewer)
+    assert counts == generic  # every test submission is a problem report: the generic path
+    assert sum(counts.values()) == 14

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, and_, event, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
 
 from feedback import search
@@ -168,6 +168,9 @@ def filtered(filters: QueueFilters, user: User) -> Select[Any]:
 
 def status_counts(filters: QueueFilters, user: User) -> dict[Status, int]:
     """How many match the other filters, per status (the tabs), in one query."""
+    hits = _search_hits(filters, user)
+    if hits is not None:
+        return {status: count for status, count in hits.counts.items() if count}
     base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
     rows = db.session.execute(
         base.with_only_columns(Submission.status, func.count())
@@ -201,30 +204,63 @@ class QueuePage:
 
 
 def _plain_search(filters: QueueFilters, user: User) -> bool:
-    """Staff searching every received submission, newest first, with no other filter."""
+    """Staff searching received submissions, newest first, with no filter but the status."""
     return (
         bool(filters.q)
-        and replace(filters, q="", extra={}) == QueueFilters()
+        and replace(filters, q="", status="", extra={}) == QueueFilters()
         and user.has_role(*STAFF_ROLES)
     )
+
+
+def _search_hits(
+    filters: QueueFilters, user: User, position: tuple[datetime | None, int] | None = None
+) -> search.Hits | None:
+    """The search's counts and page candidates from the index alone, when it can tell them.
+
+    On SQLite the index counts and orders received submissions by itself, per status, instead
+    of reading every hit's row (search.received_hits); the result is kept for the request, as
+    the page and the status tabs both need it.
+    """
+    if not _plain_search(filters, user):
+        return None
+    statuses = [Status(filters.status)] if filters.status else list(search.QUEUE_STATUSES)
+    if any(status not in RECEIVED for status in statuses):
+        return None
+    before = position if position is not None and position[0] is not None else None
+    key = (filters.q, tuple(statuses), before)
+    cache: dict[Any, search.Hits | None] = db.session.info.setdefault(_HITS, {})
+    if key not in cache:
+        cache[key] = search.received_hits(
+            db.session, filters.q, statuses=statuses, limit=PAGE_SIZE + 1, before=before
+        )
+    return cache[key]
+
+
+_HITS = "feedback.queue.search_hits"  # key in Session.info: the request's search hits
+
+
+def _forget_hits(session: Session, *_args: object) -> None:
+    # Counts read in one transaction hold for that transaction, until it writes.
+    session.info.pop(_HITS, None)
+
+
+for _name in ("after_flush", "after_commit", "after_soft_rollback"):
+    if not event.contains(Session, _name, _forget_hits):
+        event.listen(Session, _name, _forget_hits)
 
 
 def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id)."""
     position = _decode(cursor) if cursor else None
-    hits = None
-    if _plain_search(filters, user):
-        # On SQLite the index counts and orders received submissions by itself: the total and
-        # a handful of candidate ids, instead of reading every hit's row (search.received_hits).
-        before = position if position is not None and position[0] is not None else None
-        hits = search.received_hits(db.session, filters.q, limit=PAGE_SIZE + 1, before=before)
+    hits = _search_hits(filters, user, position)
+    visible = [Status(filters.status)] if filters.status else list(RECEIVED)
     if hits is not None:
-        total, ids = hits
+        total = sum(hits.counts[status] for status in visible)
         # Only the candidates, by primary key: with the status condition of
         # visible_submissions() in the statement, SQLite walks the status index instead of
-        # looking the ids up (11-40 ms). Keys > 0 are received submissions; rows are checked
-        # below all the same, in case the index was left behind by a Core write.
-        query = select(Submission).where(Submission.id.in_(ids or [0]))
+        # looking the ids up (11-40 ms). The keys say the status; rows are checked below all
+        # the same, in case the index was left behind by a Core write.
+        query = select(Submission).where(Submission.id.in_(hits.ids or [0]))
     else:
         query = filtered(filters, user)
         total = int(db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0)
@@ -241,7 +277,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     query = query.options(selectinload(Submission.assignee))
     rows = list(db.session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
     if hits is not None:
-        rows = [row for row in rows if row.status in RECEIVED]
+        rows = [row for row in rows if row.status in visible]
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     last = rows[-1] if rows else None
