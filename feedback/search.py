@@ -336,7 +336,26 @@ def _read_documents(connection: Connection, ids: Sequence[int]) -> dict[int, str
 
 
 class _Drift(Exception):
-    """The SQLite index holds a document whose indexed tokens can no longer be given back."""
+    """The SQLite index cannot be updated row by row: it must be rebuilt.
+
+    Either a document's indexed tokens can no longer be given back (its row changed without
+    the ORM hooks), or submissions must be placed between keys where no gap is left.
+    """
+
+    def __init__(self, submission_id: int, reason: str) -> None:
+        super().__init__(submission_id, reason)
+        self.submission_id = submission_id
+        self.reason = reason
+
+    def log(self) -> None:
+        # Lost tokens mean a write went around the hooks (worth a warning); no room between
+        # keys is the normal course of a bulk load of old submissions.
+        level = logging.WARNING if self.reason == _UNKNOWN_TOKENS else logging.INFO
+        log.log(level, "search index: submission %s %s; rebuilding the index", *self.args)
+
+
+_UNKNOWN_TOKENS = "changed without the ORM hooks or reindex(), so its old tokens are unknown"
+_NO_ROOM = "sent out of order with no room left between keys"
 
 
 def _sqlite_write(
@@ -390,7 +409,7 @@ def _sqlite_write(
             else:
                 old = old_tokens.get(sid)
                 if old is None or _digest(old) != was[1]:
-                    raise _Drift(sid)
+                    raise _Drift(sid, _UNKNOWN_TOKENS)
             forget.append({"id": sid, "key": was[0], "document": old})
         if now is not None:
             row, tokens, digest = now
@@ -449,7 +468,7 @@ def _place(connection: Connection, number: int, entries: list[dict[str, Any]]) -
     later = [entry for entry in entries if (entry["sent"], entry["id"]) > top[1:]]
     between = entries[: len(entries) - len(later)]
     if len(between) > MAX_PLACED or top[0] + (len(later) + 1) * KEY_GAP >= high:
-        raise _Drift(entries[0]["id"])
+        raise _Drift(entries[0]["id"], _NO_ROOM)
     for count, entry in enumerate(later, start=1):
         entry["key"] = top[0] + count * KEY_GAP
     _add(connection, later)
@@ -479,7 +498,7 @@ def _place(connection: Connection, number: int, entries: list[dict[str, Any]]) -
         )
         below, above = int(before or low), int(after)
         if above - below < 2:
-            raise _Drift(entry["id"])
+            raise _Drift(entry["id"], _NO_ROOM)
         entry["key"] = (below + above) // 2
         _add(connection, [entry])
 
@@ -542,12 +561,9 @@ def _write_or_rebuild(
         for chunk in _chunks(ids):
             _write(connection, chunk, old_tokens=old_tokens)
     except _Drift as drift:
-        # Only a write that bypassed the ORM (a Core UPDATE or DELETE of submission text
-        # without reindex()) gets here: the old tokens are gone, so start from scratch.
-        log.warning(
-            "search index: submission %s changed outside the ORM hooks; rebuilding the index",
-            drift.args[0],
-        )
+        # A write that bypassed the ORM (a Core UPDATE or DELETE of submission text without
+        # reindex()), or keys out of room: start from scratch.
+        drift.log()
         reindex_connection(connection)
 
 
@@ -574,10 +590,7 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
         try:
             return sum(_write(connection, chunk) for chunk in _chunks(ids))
         except _Drift as drift:
-            log.warning(
-                "search index: submission %s changed without reindex(); rebuilding the index",
-                drift.args[0],
-            )
+            drift.log()
             reindex_connection(connection)
             return len(_read_rows(connection, ids))
     _clear(connection)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -679,6 +680,7 @@ def test_an_orm_edit_after_an_unindexed_core_update_still_ends_right(
 def test_submissions_sent_out_of_order_get_keys_in_queue_order(
     author: User, reviewer: User, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="feedback.search")
     base = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
     made = [make_submission(author, title=f"园区巡查记录{n}") for n in range(24)]
     for n, submission in enumerate(made[:4]):
