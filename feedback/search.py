@@ -85,6 +85,9 @@ KEY_RANGE = 1 << 40
 KEY_GAP = 16
 # A batch that must place more submissions than this between existing keys rebuilds instead.
 MAX_PLACED = 200
+# A search with at most this many received hits lists them all in one pass over the index
+# (cheaper than a count per status range, which costs a pass per range when nothing matches).
+FEW_HITS = 200
 
 # Rows are read and written this many submissions at a time.
 CHUNK = 2_000
@@ -660,7 +663,21 @@ def received_hits(
     hits = (
         "FROM submission_fts WHERE submission_fts MATCH :match AND rowid >= :low AND rowid < :high"
     )
-    counts: dict[Status, int] = {}
+    everything = {"match": match, "low": KEY_RANGE, "high": (len(QUEUE_STATUSES) + 1) * KEY_RANGE}
+    keys = list(
+        connection.scalars(
+            text(f"SELECT rowid {hits} LIMIT :limit"), {**everything, "limit": FEW_HITS + 1}
+        )
+    )
+    if len(keys) <= FEW_HITS:
+        # Every hit: counted per range here, ordered and cut by the caller.
+        counts = dict.fromkeys(QUEUE_STATUSES, 0)
+        wanted = {QUEUE_STATUSES.index(status) + 1 for status in statuses}
+        for key in keys:
+            counts[QUEUE_STATUSES[key // KEY_RANGE - 1]] += 1
+        keys = [key for key in keys if key // KEY_RANGE in wanted]
+        return Hits(counts, _ids_of(connection, keys))
+    counts = {}
     for number, status in enumerate(QUEUE_STATUSES, start=1):
         low, high = _bounds(number)
         counts[status] = int(
@@ -669,7 +686,7 @@ def received_hits(
             )
             or 0
         )
-    keys: list[int] = []
+    keys = []
     for status in statuses:
         if not counts[status]:
             continue
@@ -689,15 +706,20 @@ def received_hits(
             text(f"SELECT rowid {hits} ORDER BY rowid DESC LIMIT :limit"),
             {"match": match, "low": low, "high": high, "limit": limit},
         )
+    return Hits(counts, _ids_of(connection, keys))
+
+
+def _ids_of(connection: Connection, keys: list[int]) -> list[int]:
+    """The submissions indexed under ``keys``."""
     if not keys:
-        return Hits(counts, [])
+        return []
     ids = connection.scalars(
         text("SELECT submission_id FROM submission_fts_doc WHERE key IN :keys").bindparams(
             bindparam("keys", expanding=True)
         ),
         {"keys": keys},
     )
-    return Hits(counts, [int(sid) for sid in ids])
+    return [int(sid) for sid in ids]
 
 
 # -- keeping the index in step with ORM writes --------------------------------------------------
