@@ -2,14 +2,17 @@
 
 Run with ``.venv/bin/python -m bench.search_bench``. Seeds a fresh database with
 ``seed-demo --submissions N`` (``FEEDBACK_BENCH_SUBMISSIONS``, default 100,000), builds the index
-with :func:`feedback.search.reindex`, then times, for queries of 1–10 characters, what a search
-page needs: the total count and the first 25 rows ordered by ``submitted_at DESC, id DESC``, with
-the index and with ``LIKE`` over the same columns, in the same run. Also reports the index size
+with :func:`feedback.search.reindex`, then times, for queries of 1–10 characters, what the review
+queue's search needs: the total count and the first 25 rows ordered by ``submitted_at DESC, id
+DESC`` of the submissions staff may see (those the federation received), through
+:func:`feedback.review.queue.page` as a reviewer, and with ``LIKE`` over the same columns and
+rows, in the same run. Also reports the index size
 against the size of the text it indexes, and appends a Markdown section to ``bench/RESULTS.md``.
 
 SQLite in a temporary folder by default; PostgreSQL when ``FEEDBACK_BENCH_DATABASE_URL`` is set.
 That database must be empty (a scratch database), or ``FEEDBACK_BENCH_RESET=1`` to have its
-``public`` schema dropped first. ``FEEDBACK_BENCH_RUNS`` (default 50) runs per query and method;
+``public`` schema dropped first. ``FEEDBACK_BENCH_RUNS`` (default 50) runs per query and method
+(``FEEDBACK_BENCH_LIKE_RUNS`` for the slow ``LIKE`` baseline alone, default the same);
 ``FEEDBACK_BENCH_RESULTS`` names another file to append to (for trial runs).
 """
 
@@ -30,11 +33,13 @@ from sqlalchemy import ColumnElement, func, or_, select, text
 from bench.common import machine, make_app, percentile
 from feedback import search
 from feedback.extensions import db
-from feedback.models import Attachment, Submission
+from feedback.models import RECEIVED, Attachment, Role, Submission, User, UserRole
+from feedback.review import queue
 
 RESULTS = Path(os.environ.get("FEEDBACK_BENCH_RESULTS") or Path(__file__).with_name("RESULTS.md"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
 RUNS = int(os.environ.get("FEEDBACK_BENCH_RUNS", "50"))
+LIKE_RUNS = int(os.environ.get("FEEDBACK_BENCH_LIKE_RUNS", str(RUNS)))
 WARMUP = 2
 PAGE = 25
 # 1 to 10 characters; common words (停, 安全, 园区) and rare ones or none at all (消防通道 and
@@ -86,30 +91,47 @@ def _like(query: str) -> ColumnElement[bool]:
     )
 
 
-def _search_once(condition: ColumnElement[bool]) -> int:
-    """What a search page runs: the total and the first page, newest first."""
-    total = db.session.scalar(select(func.count()).select_from(Submission).where(condition))
-    rows = db.session.execute(
-        select(Submission.id, Submission.reference, Submission.title, Submission.submitted_at)
-        .where(condition)
-        .order_by(Submission.submitted_at.desc().nulls_last(), Submission.id.desc())
+def _like_once(query: str) -> tuple[int, list[int]]:
+    """The baseline page: the total and the first page of received submissions, newest first."""
+    condition = (Submission.status.in_(RECEIVED), _like(query))
+    total = db.session.scalar(select(func.count()).select_from(Submission).where(*condition))
+    rows = db.session.scalars(
+        select(Submission.id)
+        .where(*condition)
+        .order_by(Submission.submitted_at.desc(), Submission.id.desc())
         .limit(PAGE)
     ).all()
     assert len(rows) == min(PAGE, total or 0)
-    return int(total or 0)
+    return int(total or 0), list(rows)
 
 
-def _time(query: str, condition: Callable[[str], ColumnElement[bool]]) -> Timing:
-    hits = 0
+def _reviewer() -> User:
+    return db.session.scalars(
+        select(User).join(UserRole).where(UserRole.role == Role.REVIEWER).limit(1)
+    ).one()
+
+
+def _index_once(query: str) -> tuple[int, list[int]]:
+    """The review queue's search as a reviewer: the total and the first page (25 rows)."""
+    result = queue.page(queue.QueueFilters(q=query), _reviewer())
+    assert result.total is not None  # a plain staff search counts exactly, from the index
+    return result.total, [row.id for row in result.rows]
+
+
+def _time(
+    query: str, run: Callable[[str], tuple[int, list[int]]], runs: int = RUNS
+) -> tuple[Timing, list[int]]:
+    hits, first = 0, list[int]()
     for _ in range(WARMUP):
-        hits = _search_once(condition(query))
+        hits, first = run(query)
+        db.session.rollback()
     samples = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
-        _search_once(condition(query))
+        run(query)
         samples.append((time.perf_counter() - started) * 1000)
-    db.session.rollback()  # end the read transaction between queries
-    return Timing(hits, statistics.median(samples), percentile(samples, 0.95))
+        db.session.rollback()  # a request ends its transaction (and forgets its objects)
+    return Timing(hits, statistics.median(samples), percentile(samples, 0.95)), first
 
 
 def _text_sizes() -> tuple[int, int]:
@@ -193,8 +215,9 @@ def main() -> None:
             db.session.rollback()
             rows: list[tuple[str, Timing, Timing]] = []
             for query in QUERIES:
-                indexed_timing = _time(query, search.matching)
-                like_timing = _time(query, _like)
+                indexed_timing, indexed_page = _time(query, _index_once)
+                like_timing, like_page = _time(query, _like_once, LIKE_RUNS)
+                assert indexed_page == like_page, (query, indexed_page, like_page)
                 rows.append((query, indexed_timing, like_timing))
                 print(query, indexed_timing, like_timing, flush=True)
             facts = machine(database)
@@ -256,9 +279,11 @@ def _record(
     lines: list[str] = [
         f"## {now} · search index · {database}",
         "",
-        f"Machine: {machine}. `bench/search_bench.py`, in process, {RUNS} runs per query and "
-        f"method after {WARMUP} warm-up runs; one run = total count + first {PAGE} rows by "
-        "`submitted_at DESC, id DESC`.",
+        f"Machine: {machine}. `bench/search_bench.py`, in process, {RUNS} runs per query "
+        f"({LIKE_RUNS} for `LIKE`) after {WARMUP} warm-up runs; load average "
+        f"{os.getloadavg()[0]:.1f} at the end; one run = total count + first {PAGE} rows by "
+        "`submitted_at DESC, id DESC` of the received submissions (what staff see): "
+        "`queue.page()` as a reviewer for the index, `count` + `LIMIT` for `LIKE`.",
         "",
         f"- `seed-demo --submissions {SUBMISSIONS}`: {seed_seconds:.1f} s; "
         f"`reindex()` of {indexed} submissions: {index_seconds:.1f} s"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -76,7 +77,8 @@ def ids(corpus: dict[str, Submission], *names: str) -> set[int]:
 def index_rows(submission_id: int) -> int:
     """How many index rows ``submission_id`` has (whatever the database)."""
     if db.engine.dialect.name == "sqlite":
-        sql = "SELECT count(*) FROM submission_fts WHERE rowid = :id"
+        # The FTS5 table is contentless: its bookkeeping table has one row per document.
+        sql = "SELECT count(*) FROM submission_fts_doc WHERE submission_id = :id"
     else:
         sql = "SELECT count(*) FROM submission_search WHERE submission_id = :id"
     return int(db.session.scalar(text(sql), {"id": submission_id}) or 0)
@@ -316,9 +318,12 @@ def test_a_change_outside_the_text_keeps_the_index_row(
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(statement)
 
+    services.submit(author, corpus["hot"])  # sent: on SQLite its key changes (tested below)
+    db.session.commit()
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        services.submit(author, corpus["hot"])
+        corpus["hot"].priority = 2
+        corpus["hot"].assignee_id = author.id
         db.session.commit()
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
@@ -464,3 +469,294 @@ def test_highlight_with_context_returns_a_snippet() -> None:
     assert search.highlight("<b>没有命中</b>的文本", "园区", context=4) == Markup(
         "&lt;b&gt;没有命中&lt;…"
     )
+
+
+# -- contentless index, search keys and the review queue's own path --------------------------
+
+
+def _received_page(query: str, user: User, cursor: str = "") -> tuple[int, list[int], str]:
+    from feedback.review import queue
+
+    result = queue.page(queue.QueueFilters(q=query), user, cursor)
+    assert result.total is not None  # a plain staff search counts exactly, from the index
+    return result.total, [row.id for row in result.rows], result.next_cursor or ""
+
+
+def _expected_page(query: str, limit: int) -> tuple[int, list[int]]:
+    """What the generic path (a join with the index) finds for staff, newest sent first."""
+    from feedback.models import RECEIVED
+
+    where = (Submission.status.in_(RECEIVED), search.matching(query))
+    total = db.session.scalar(select(func.count()).select_from(Submission).where(*where))
+    ids = db.session.scalars(
+        select(Submission.id)
+        .where(*where)
+        .order_by(Submission.submitted_at.desc(), Submission.id.desc())
+        .limit(limit)
+    ).all()
+    return int(total or 0), list(ids)
+
+
+def send(submission: Submission) -> None:
+    """Received by the federation, as submit() does it, without its checks on the text."""
+    submission.status = Status.SUBMITTED
+    submission.submitted_at = datetime.now(UTC)
+    db.session.commit()
+
+
+@pytest.fixture
+def reviewer(app: Flask) -> User:
+    from feedback.models import Role
+
+    return make_user(Role.REVIEWER)
+
+
+def test_sent_micros_orders_like_submitted_at() -> None:
+    sent = datetime(2026, 5, 1, 8, 0, 0, 900_000, tzinfo=UTC)
+    assert search.sent_micros(sent) == int(sent.timestamp()) * 1_000_000 + 900_000
+    assert search.sent_micros(sent) < search.sent_micros(sent.replace(microsecond=900_001))
+    assert search.sent_micros(None) == 0
+
+
+def keys_in_queue_order() -> bool:
+    """Whether the SQLite keys of received submissions follow (status range, submitted_at, id)."""
+    queue_order = [
+        sid
+        for status in search.QUEUE_STATUSES
+        for sid in db.session.scalars(
+            select(Submission.id)
+            .where(Submission.status == status)
+            .order_by(Submission.submitted_at, Submission.id)
+        )
+    ]
+    key_order = db.session.scalars(
+        text("SELECT submission_id FROM submission_fts_doc WHERE key > 0 ORDER BY key")
+    ).all()
+    return queue_order == list(key_order)
+
+
+# The index lists every hit of a search with few, and counts per status range otherwise.
+FEW_OR_MANY = pytest.mark.parametrize("few_hits", [search.FEW_HITS, 0], ids=["few", "many"])
+
+
+@FEW_OR_MANY
+def test_the_queue_search_equals_the_generic_query_page_by_page(
+    author: User, reviewer: User, monkeypatch: pytest.MonkeyPatch, few_hits: int
+) -> None:
+    from feedback.review import queue
+
+    monkeypatch.setattr(queue, "PAGE_SIZE", 3)
+    monkeypatch.setattr(search, "FEW_HITS", few_hits)
+    base = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
+    made = []
+    for n in range(12):
+        submission = make_submission(
+            author, submit=n % 6 != 5, title=f"园区安全检查第{n}次", summary="动火作业"
+        )
+        made.append(submission)
+    # Several sent within one second, in the opposite order to their ids: the index orders by
+    # whole seconds, the queue by the exact time.
+    for n, submission in enumerate(made):
+        if submission.submitted_at is not None:
+            micro = 999_000 - n * 1_000 if n < 6 else 0
+            submission.submitted_at = base.replace(second=0 if n < 6 else n, microsecond=micro)
+    made[2].title = "园区其他事项"  # no longer matches 安全检查
+    services.withdraw(author, made[4])  # never reached review: out of the queue
+    db.session.commit()  # new dates of sending: the hooks move the keys
+    if db.engine.dialect.name == "sqlite":
+        assert keys_in_queue_order()
+    for query in ("园区", "安全检查", "动火作业", "园区 作业", "不存在"):
+        expected_total, expected_ids = _expected_page(query, limit=100)
+        total, ids, cursor = _received_page(query, reviewer)
+        seen = list(ids)
+        while cursor:
+            total_again, ids, cursor = _received_page(query, reviewer, cursor)
+            assert total_again == total
+            seen += ids
+        assert (total, seen) == (expected_total, expected_ids), query
+    assert _received_page("园区", reviewer)[0] == 9  # 12, less 2 never sent, less 1 withdrawn
+
+
+def test_the_plain_staff_search_counts_from_the_index_alone(
+    author: User, reviewer: User, corpus: dict[str, Submission]
+) -> None:
+    services.submit(author, corpus["hot"])
+    db.session.commit()
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        total, ids, _cursor = _received_page("整改", reviewer)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert (total, ids) == (1, [corpus["hot"].id])
+    if db.engine.dialect.name == "sqlite":
+        # Counted from the index: no statement reads submission once per hit.
+        assert [s for s in statements if s.startswith("SELECT rowid FROM submission_fts ")]
+        assert not [s for s in statements if "count(" in s.lower() and "submission_fts" not in s]
+    assert not [s for s in statements if "LIKE" in s]
+
+
+def test_with_other_filters_the_queue_takes_the_generic_path(
+    author: User, reviewer: User, corpus: dict[str, Submission]
+) -> None:
+    from feedback.review import queue
+
+    send(corpus["hot"])
+    send(corpus["rescue"])
+    filters = queue.QueueFilters(q="整改", status=Status.SUBMITTED.value)
+    result = queue.page(filters, reviewer)
+    assert {row.id for row in result.rows} == ids(corpus, "hot", "rescue")
+    filters = queue.QueueFilters(q="整改", org=corpus["hot"].organisation_id + 1000)
+    assert queue.page(filters, reviewer).total == 0
+
+
+def test_sending_and_withdrawing_move_a_submission_in_and_out_of_the_staff_search(
+    author: User, reviewer: User, corpus: dict[str, Submission]
+) -> None:
+    assert _received_page("动火作业", reviewer)[:2] == (0, [])
+    services.submit(author, corpus["hot"])
+    db.session.commit()
+    assert _received_page("动火作业", reviewer)[:2] == (1, [corpus["hot"].id])
+    services.withdraw(author, corpus["hot"])
+    db.session.commit()
+    assert _received_page("动火作业", reviewer)[:2] == (0, [])
+    assert found("动火作业") == ids(corpus, "hot")  # still found where its own users look
+    assert index_rows(corpus["hot"].id) == 1
+
+
+def test_an_edited_or_deleted_received_submission_no_longer_matches_its_old_text(
+    author: User, reviewer: User, corpus: dict[str, Submission]
+) -> None:
+    for name in ("gate", "hot", "rescue"):
+        send(corpus[name])
+    corpus["gate"].title = "港区罐区可燃气体检测"
+    corpus["gate"].attachments.append(attachment(author, "检测记录.pdf"))
+    db.session.commit()
+    assert found("卡口建设") == set()
+    assert found("罐区 检测记录") == ids(corpus, "gate")
+    assert _received_page("卡口建设", reviewer)[:2] == (0, [])
+    assert _received_page("罐区", reviewer)[:2] == (1, [corpus["gate"].id])
+
+    db.session.delete(corpus["rescue"])
+    db.session.commit()
+    assert _received_page("消防通道", reviewer)[:2] == (0, [])
+    assert _received_page("整改", reviewer)[:2] == (1, [corpus["hot"].id])
+    if db.engine.dialect.name == "sqlite":
+        result = db.session.execute(
+            text("INSERT INTO submission_fts (submission_fts, rank) VALUES ('integrity-check', 1)")
+        )
+        result.close()  # raises if the index disagrees with what it was given
+
+
+def test_a_core_update_then_reindex_forgets_the_old_text(
+    corpus: dict[str, Submission], caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = corpus["gate"]
+    db.session.execute(
+        text("UPDATE submission SET title = '港区码头装卸作业' WHERE id = :id"), {"id": gate.id}
+    )
+    assert found("港区码头") == set()  # not yet: Core bypasses the hooks
+    search.reindex(db.session, [gate.id])
+    db.session.commit()
+    assert found("港区码头") == ids(corpus, "gate")
+    assert found("卡口建设") == set()
+    assert found("整改") == ids(corpus, "hot", "rescue")
+    if db.engine.dialect.name == "sqlite":
+        # The old tokens were gone, so the whole index was rebuilt, and said so.
+        assert "rebuilding the index" in caplog.text
+
+
+def test_an_orm_edit_after_an_unindexed_core_update_still_ends_right(
+    corpus: dict[str, Submission],
+) -> None:
+    gate = corpus["gate"]
+    db.session.execute(
+        text("UPDATE submission SET summary = '码头装卸' WHERE id = :id"), {"id": gate.id}
+    )
+    db.session.expire(gate)
+    gate.title = "新的标题"  # the tokens read before this flush are not the indexed ones
+    db.session.commit()
+    assert found("新的标题 码头装卸") == ids(corpus, "gate")
+    assert found("卡口建设") == set()
+    assert found("车辆识别") == set()
+
+
+@FEW_OR_MANY
+def test_submissions_sent_out_of_order_get_keys_in_queue_order(
+    author: User,
+    reviewer: User,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    few_hits: int,
+) -> None:
+    monkeypatch.setattr(search, "FEW_HITS", few_hits)
+    caplog.set_level(logging.INFO, logger="feedback.search")
+    base = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
+    made = [make_submission(author, title=f"园区巡查记录{n}") for n in range(24)]
+    for n, submission in enumerate(made[:4]):
+        submission.status = Status.SUBMITTED
+        submission.submitted_at = base + timedelta(hours=n)  # in order: next keys
+        db.session.commit()
+    # Then, one by one, each between the first two: halves the gap until none is left, and
+    # the index is rebuilt in order (with a warning).
+    for n, submission in enumerate(made[4:]):
+        submission.status = Status.SUBMITTED
+        submission.submitted_at = base + timedelta(minutes=59 - n)
+        db.session.commit()
+        if db.engine.dialect.name == "sqlite":
+            assert keys_in_queue_order()
+    expected = _expected_page("园区巡查", limit=100)
+    total, seen, cursor = _received_page("园区巡查", reviewer)
+    while cursor:
+        _total, ids, cursor = _received_page("园区巡查", reviewer, cursor)
+        seen += ids
+    assert (total, seen) == expected
+    if db.engine.dialect.name == "sqlite":
+        assert "rebuilding the index" in caplog.text
+
+
+@FEW_OR_MANY
+def test_status_tabs_and_a_status_filter_equal_the_generic_query(
+    author: User, reviewer: User, monkeypatch: pytest.MonkeyPatch, few_hits: int
+) -> None:
+    from feedback.review import queue
+
+    monkeypatch.setattr(queue, "PAGE_SIZE", 2)
+    monkeypatch.setattr(search, "FEW_HITS", few_hits)
+    base = datetime(2026, 4, 1, 8, 0, 0, tzinfo=UTC)
+    statuses = [Status.SUBMITTED, Status.IN_REVIEW, Status.ACCEPTED, Status.RETURNED]
+    for n in range(14):
+        submission = make_submission(author, title=f"园区台账{n}", summary="罐区巡检")
+        submission.status = statuses[n % 4]
+        submission.submitted_at = base + timedelta(minutes=(n * 7) % 11)  # out of id order
+        db.session.commit()
+    # A review step moves a submission to another status's range, in order.
+    moved = db.session.scalars(select(Submission).where(Submission.status == "submitted")).first()
+    assert moved is not None
+    moved.status = Status.REPORTED
+    db.session.commit()
+    if db.engine.dialect.name == "sqlite":
+        assert keys_in_queue_order()
+    for status in ("", "submitted", "in_review", "accepted", "reported", "rejected"):
+        filters = queue.QueueFilters(q="园区 巡检", status=status)
+        where = [Submission.status.in_([status] if status else list(search.QUEUE_STATUSES))]
+        expected = db.session.scalars(
+            select(Submission.id)
+            .where(*where, search.matching("园区 巡检"))
+            .order_by(Submission.submitted_at.desc(), Submission.id.desc())
+        ).all()
+        result = queue.page(filters, reviewer)
+        seen = [row.id for row in result.rows]
+        while result.next_cursor:
+            result = queue.page(filters, reviewer, result.next_cursor)
+            seen += [row.id for row in result.rows]
+        assert seen == list(expected), status
+        assert result.total == len(expected)
+    counts = queue.status_counts(queue.QueueFilters(q="园区 巡检"), reviewer)
+    generic = queue.status_counts(queue.QueueFilters(q="园区 巡检", kind="problem"), reviewer)
+    assert counts == generic  # every test submission is a problem report: the generic path
+    assert counts.exact and counts.total == 14
