@@ -49,7 +49,7 @@ def mfa_verify() -> ResponseReturnValue:
     form = RecoveryCodeForm() if recovery else MfaCodeForm()
     if form.validate_on_submit():
         try:
-            mfa.verify_login(user, form.code.data or "")
+            method = mfa.verify_login(user, form.code.data or "")
         except services.LoginFailed as failure:
             db.session.commit()  # keep the failure count and the audit row
             if user.locked_until is not None and user.locked_until > utcnow():
@@ -59,10 +59,11 @@ def mfa_verify() -> ResponseReturnValue:
                 return redirect(url_for("auth.login"))
             form.code.errors = [failure.message]
             return render_template("auth/mfa_verify.html", form=form, recovery=recovery), 200
-        if recovery:
+        response = start_session(user, str(pending.get("next") or url_for("main.index")))
+        if method == "recovery":  # after start_session, which empties the session
             left = mfa.remaining_recovery_codes(user)
             flash(_("已使用一个恢复码，还剩 %(n)d 个。", n=left), "warning")
-        return start_session(user, str(pending.get("next") or url_for("main.index")))
+        return response
     return render_template("auth/mfa_verify.html", form=form, recovery=recovery)
 
 
