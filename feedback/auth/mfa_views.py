@@ -72,7 +72,7 @@ def mfa_setup() -> ResponseReturnValue:
     """Set up an authenticator app: QR code and secret, confirmed with a first code."""
     user = acting_user()
     if user.mfa_enabled:
-        flash(_("两步验证已经启用。"), "info")
+        flash(_("两步验证已启用。"), "info")
         return redirect(url_for("auth.account"))
     # The new secret waits in the session (the page shows it anyway) until a code confirms it.
     secret = session.get("mfa_setup_secret")
