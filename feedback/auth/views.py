@@ -74,8 +74,7 @@ def start_session(user: User, target: str) -> ResponseReturnValue:
         flash(_("您的密码已超过规定的使用期限，请设置新密码。"), "warning")
         return redirect(url_for("auth.change_password"))
     if user.mfa_required and not user.mfa_enabled:
-        flash(_("您的账户须启用两步验证，请先完成设置。"), "warning")
-        return redirect(url_for("auth.mfa_setup"))
+        return redirect(url_for("auth.mfa_setup"))  # the page says why
     return redirect(target)
 
 
