@@ -453,7 +453,7 @@ def unlock_user(actor: User, user: User) -> None:
     db.session.flush()
 
 
-def reset_mfa(actor: User, user: User) -> None:
+def reset_mfa(actor: User | None, user: User) -> None:
     """Remove a user's authenticator (lost phone): they set one up again at their next login."""
     authorise_account_action(actor, AccountAction.RESET_MFA, user)
     mfa.clear(user)

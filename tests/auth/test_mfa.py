@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from freezegun import freeze_time
 from sqlalchemy import select
 
@@ -413,3 +413,14 @@ def test_factory_enrols_only_those_who_must(app: Flask) -> None:
     user = make_user(Role.ORG_APPROVER)
     enrol_mfa(user)
     assert reload(user).mfa_enabled
+
+
+def test_operator_resets_mfa_at_the_command_line(runner: FlaskCliRunner) -> None:
+    security = make_user(Role.SECURITY_ADMIN)
+    result = runner.invoke(args=["reset-mfa", "--email", security.email.upper()])
+    assert result.exit_code == 0, result.output
+    assert not reload(security).mfa_enabled
+    rows = actions("mfa_reset")
+    assert len(rows) == 1 and rows[0].actor_id is None
+    missing = runner.invoke(args=["reset-mfa", "--email", "nobody@example.cn"])
+    assert missing.exit_code != 0 and "没有" in missing.output
