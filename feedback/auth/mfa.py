@@ -22,6 +22,7 @@ import segno
 from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
+from sqlalchemy import or_, update
 
 from feedback.audit.services import record
 from feedback.auth.services import LoginFailed, complete_login, end_all_sessions, register_failure
@@ -101,9 +102,22 @@ def accept_totp(user: User, code: str, now: datetime) -> None:
     if user.mfa_secret is None:
         raise CodeRejected
     step = matching_step(user.mfa_secret, code, now)
-    if step is None or (user.mfa_last_step is not None and step <= user.mfa_last_step):
+    if step is None:
         raise CodeRejected
-    user.mfa_last_step = step
+    # One conditional UPDATE, not read-then-write: of two requests racing with the same code
+    # (in two worker processes), the second waits for the first's row lock and then matches
+    # no row, so it is refused.
+    result = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.mfa_last_step.is_(None), User.mfa_last_step < step),
+        )
+        .values(mfa_last_step=step)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CodeRejected
 
 
 def looks_like_totp(code: str) -> bool:
