@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -424,3 +425,37 @@ def test_operator_resets_mfa_at_the_command_line(runner: FlaskCliRunner) -> None
     assert len(rows) == 1 and rows[0].actor_id is None
     missing = runner.invoke(args=["reset-mfa", "--email", "nobody@example.cn"])
     assert missing.exit_code != 0 and "没有" in missing.output
+
+
+def test_two_workers_racing_with_one_code_accept_it_once(app: Flask) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE (feedback.database)")
+    reviewer = make_user(Role.REVIEWER)
+    assert reviewer.mfa_secret
+    code, now = pyotp.TOTP(reviewer.mfa_secret).now(), utcnow()
+    both_have_read = threading.Barrier(2, timeout=10)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        with app.app_context():  # a session of its own, like another worker process
+            try:
+                user = db.session.get(User, reviewer.id)
+                assert user is not None and user.mfa_last_step is None
+                both_have_read.wait()
+                mfa.accept_totp(user, code, now)
+                db.session.commit()
+                outcomes.append("accepted")
+            except mfa.CodeRejected:
+                db.session.rollback()
+                outcomes.append("refused")
+            except Exception as error:  # reported to the test thread
+                outcomes.append(repr(error))
+            finally:
+                db.session.remove()
+
+    workers = [threading.Thread(target=attempt) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=20)
+    assert sorted(outcomes) == ["accepted", "refused"]
