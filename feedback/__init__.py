@@ -85,6 +85,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from feedback.admin.views import bp as admin_bp
     from feedback.audit.views import bp as audit_bp
+    from feedback.auth import mfa_views  # noqa: F401 (adds its routes to the auth blueprint)
     from feedback.auth.views import bp as auth_bp
     from feedback.campaigns.views import bp as campaigns_bp
     from feedback.consolidation.views import bp as consolidation_bp

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from feedback.admin import services as admin_services
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
-from feedback.models import Organisation, OrgKind, Role
+from feedback.models import Organisation, OrgKind, Role, User
 
 FEDERATION_NAME = "中国石油和化学工业联合会"
 FIRST_ADMIN_EMAIL = "admin@cpcif.local"
@@ -81,6 +81,7 @@ def register(app: Flask) -> None:
         init,
         create_org,
         create_user,
+        reset_mfa,
         seed_demo,
         similarity_rebuild,
         audit_verify,
@@ -212,6 +213,24 @@ def create_user(
         fail(_reason(error))
     db.session.commit()
     click.echo(f"已创建用户 {user.id}：{user.email}（{org.name}）")
+
+
+@click.command("reset-mfa")
+@click.option("--email", required=True, help="The user whose authenticator is lost.")
+def reset_mfa(email: str) -> None:
+    """Remove a user's second factor; they set it up again at next login (audited).
+
+    For the operator when the security administrator's own phone is lost: on the web, nobody
+    resets their own second factor.
+    """
+    from feedback.auth.services import normalise_email
+
+    user = db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
+    if user is None:
+        fail(f"没有邮箱为 {email} 的用户。")
+    admin_services.reset_mfa(None, user)
+    db.session.commit()
+    click.echo(f"已重置 {user.email} 的两步验证；该用户下次登录时须重新设置。")
 
 
 @click.command("seed-demo")

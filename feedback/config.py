@@ -51,6 +51,13 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 30
     INITIAL_PASSWORD_HOURS = 72
+    # Password expiry (等保 定期更换): on for the three administrator roles, off (0) for others.
+    PASSWORD_MAX_AGE_DAYS_ADMIN = 90
+    PASSWORD_MAX_AGE_DAYS = 0
+    # The issuer shown in authenticator apps next to the account name.
+    MFA_ISSUER = "石化联合会规划实施反馈平台"
+    # How long the code page waits after the password was accepted.
+    MFA_PENDING_SECONDS = 300
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "20 per minute"
     RATELIMIT_HEADERS_ENABLED = False
@@ -111,6 +118,8 @@ _ENV_KEYS = {
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
+    "FEEDBACK_PASSWORD_MAX_AGE_DAYS_ADMIN": "PASSWORD_MAX_AGE_DAYS_ADMIN",
+    "FEEDBACK_PASSWORD_MAX_AGE_DAYS": "PASSWORD_MAX_AGE_DAYS",
 }
 
 

@@ -1,4 +1,4 @@
-"""Request-wide security policy: deny by default, session timeouts, forced password change, headers.
+"""Request-wide security policy: deny by default, session timeouts, forced steps, headers.
 
 Every endpoint needs a logged-in user except those in ``PUBLIC_ENDPOINTS``; a new route is covered
 without anyone remembering to decorate it (SECURITY.md row 12).
@@ -20,13 +20,16 @@ from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from feedback.auth.services import password_expired
 from feedback.models import Role, User
 
 PUBLIC_ENDPOINTS = frozenset(
-    {"static", "auth.login", "main.healthz", "main.readyz", "main.set_language"}
+    {"static", "auth.login", "auth.mfa_verify", "main.healthz", "main.readyz", "main.set_language"}
 )
-# Allowed while a user must still change a one-time password.
+# Allowed while a user must still change a one-time or expired password.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
+# Allowed while a user who must use a second factor has not set one up yet.
+MFA_SETUP_ENDPOINTS = frozenset({"auth.mfa_setup", "auth.logout"})
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -133,8 +136,17 @@ def enforce_session_policy() -> ResponseReturnValue | None:
         flash(_("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
         return redirect(url_for("auth.login"))
     session["last_seen"] = now
-    if acting_user().must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-        return redirect(url_for("auth.change_password"))
+    return _forced_step(acting_user(), endpoint)
+
+
+def _forced_step(user: User, endpoint: str) -> ResponseReturnValue | None:
+    """Send the user to the step they must finish first: a new password, then a second factor."""
+    if user.must_change_password or password_expired(user):
+        if endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            return redirect(url_for("auth.change_password"))
+    elif user.mfa_required and not user.mfa_enabled and endpoint not in MFA_SETUP_ENDPOINTS:
+        # A password-only session of staff or an administrator reaches nothing else (等保 L3).
+        return redirect(url_for("auth.mfa_setup"))
     return None
 
 

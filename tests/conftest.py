@@ -169,6 +169,16 @@ def post_form(
     return client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow_redirects)
 
 
-def login(client: FlaskClient, email: str, password: str) -> Any:
-    """Log in through the login form; returns the response (not followed)."""
-    return post_form(client, "/auth/login", {"email": email, "password": password})
+def login(client: FlaskClient, email: str, password: str, *, code: str | None = None) -> Any:
+    """Log in through the login form; returns the last response (not followed).
+
+    When the password is right and the user has a second factor, the code step is completed
+    too, with ``code`` or else the authenticator's current code (see ``factories.totp_code``).
+    """
+    response = post_form(client, "/auth/login", {"email": email, "password": password})
+    if response.status_code == 302 and response.headers["Location"] == "/auth/mfa":
+        from tests.factories import totp_code
+
+        code = code if code is not None else totp_code(email)
+        response = post_form(client, "/auth/mfa", {"code": code})
+    return response

@@ -8,7 +8,7 @@ from typing import Any
 from feedback.admin.services import OrganisationData, create_organisation, create_user
 from feedback.codes.uscc import make_uscc
 from feedback.extensions import db
-from feedback.models import Organisation, OrgKind, Role, Submission, User
+from feedback.models import Organisation, OrgKind, Role, Submission, User, utcnow
 
 PASSWORD = "Test-Passw0rd!x"
 _counter = itertools.count(1)
@@ -47,8 +47,13 @@ def make_user(
     password: str = PASSWORD,
     must_change_password: bool = False,
     name: str = "测试用户",
+    mfa: bool | None = None,
 ) -> User:
-    """A user with ``roles`` (default: submitter of a new park) and a known password."""
+    """A user with ``roles`` (default: submitter of a new park) and a known password.
+
+    ``mfa`` None gives a second factor exactly to those who must have one (staff and the three
+    administrators), so they can log in as in production; :func:`totp_code` answers its step.
+    """
     roles = roles or (Role.SUBMITTER,)
     if org is None:
         needs_federation = any(r not in (Role.SUBMITTER, Role.ORG_APPROVER) for r in roles)
@@ -62,8 +67,38 @@ def make_user(
         password=password,
         must_change_password=must_change_password,
     )
+    if mfa if mfa is not None else user.mfa_required:
+        enrol_mfa(user)
     db.session.commit()
     return user
+
+
+def enrol_mfa(user: User) -> str:
+    """Give ``user`` a TOTP authenticator directly (no recovery codes); returns the secret."""
+    from feedback.auth.mfa import new_secret
+
+    user.mfa_secret = new_secret()
+    user.mfa_enabled_at = utcnow()
+    user.mfa_last_step = None
+    db.session.commit()
+    return user.mfa_secret
+
+
+def totp_code(email: str, *, forget_last_step: bool = True) -> str:
+    """The current code of the user's authenticator, as their phone would show it.
+
+    By default the last accepted step is forgotten first, so a test may log the same person in
+    twice within 30 seconds; tests of code reuse pass ``forget_last_step=False``.
+    """
+    import pyotp
+    from sqlalchemy import select
+
+    user = db.session.scalars(select(User).where(User.email == email.strip().lower())).one()
+    assert user.mfa_secret is not None, f"{email} has no authenticator"
+    if forget_last_step:
+        user.mfa_last_step = None
+        db.session.commit()
+    return pyotp.TOTP(user.mfa_secret).now()
 
 
 def seed_taxonomy() -> None:

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from feedback.audit.services import record
+from feedback.auth import mfa
 from feedback.auth.passwords import generate_one_time_password, hash_password, password_problems
 from feedback.auth.services import end_all_sessions, normalise_email
 from feedback.codes.phone import normalise_phone, phone_error
@@ -188,6 +189,7 @@ class AccountAction(enum.StrEnum):
     ACTIVATE = "activate"
     DEACTIVATE = "deactivate"
     UNLOCK = "unlock"
+    RESET_MFA = "reset_mfa"
 
 
 # What a person may not do to their own account, and why.
@@ -197,6 +199,7 @@ _SELF_REFUSALS: dict[AccountAction, str] = {
     AccountAction.ACTIVATE: _l("不能启用或停用自己的账户。"),
     AccountAction.DEACTIVATE: _l("不能停用自己的账户。"),
     AccountAction.UNLOCK: _l("不能为自己的账户解锁。"),
+    AccountAction.RESET_MFA: _l("不能重置自己的两步验证。"),
 }
 
 
@@ -230,7 +233,8 @@ def authorise_account_action(
       security administrator exists, so that a fresh installation can be set up;
     - business accounts are managed by the system administrator only (so no one can turn a
       business account into an administrator account or back through the web);
-    - the security administrator may unlock any account;
+    - the security administrator may unlock any account and reset its second factor, and
+      nobody else may reset a second factor;
     - ``actor`` None is the operator at the command line, who may do everything.
     """
     if actor is None:
@@ -242,6 +246,10 @@ def authorise_account_action(
         raise PermissionDenied(str(refusal))
     if action == AccountAction.UNLOCK and actor.has_role(Role.SECURITY_ADMIN):
         return
+    if action == AccountAction.RESET_MFA:
+        if actor.has_role(Role.SECURITY_ADMIN):
+            return
+        raise PermissionDenied(_("两步验证只能由安全管理员重置。"))
     # The account before and after: an account never crosses between the two administrators'
     # domains through the web (that would let one of them create the other's kind of account).
     privileged: list[bool] = []
@@ -442,6 +450,15 @@ def unlock_user(actor: User, user: User) -> None:
     user.locked_until = None
     user.failed_logins = 0
     record("account_unlock", actor=actor, object_type="user", object_id=user.id)
+    db.session.flush()
+
+
+def reset_mfa(actor: User | None, user: User) -> None:
+    """Remove a user's authenticator (lost phone): they set one up again at their next login."""
+    authorise_account_action(actor, AccountAction.RESET_MFA, user)
+    mfa.clear(user)
+    end_all_sessions(user)
+    record("mfa_reset", actor=actor, object_type="user", object_id=user.id)
     db.session.flush()
 
 

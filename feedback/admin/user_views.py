@@ -1,4 +1,4 @@
-"""Users: list, create, edit roles, deactivate, reset password, unlock.
+"""Users: list, create, edit roles, deactivate, reset password or second factor, unlock.
 
 Both the system administrator and the security administrator reach these pages; which accounts
 each may manage is decided by :func:`feedback.admin.services.authorise_account_action` (三员分立),
@@ -206,15 +206,17 @@ _ACTIONS = {
     "deactivate": AccountAction.DEACTIVATE,
     "unlock": AccountAction.UNLOCK,
     "reset": AccountAction.RESET_PASSWORD,
+    "reset-mfa": AccountAction.RESET_MFA,
 }
 
 
 @bp.route(
-    "/users/<int:user_id>/<any(activate, deactivate, unlock, reset):action>", methods=["POST"]
+    "/users/<int:user_id>/<any(activate, deactivate, unlock, reset, 'reset-mfa'):action>",
+    methods=["POST"],
 )
 @require_roles(*USER_MANAGERS)
 def user_action(user_id: int, action: str) -> ResponseReturnValue:
-    """Deactivate, reactivate, unlock or reset the password of a user."""
+    """Deactivate, reactivate, unlock, or reset the password or second factor of a user."""
     user = _get_user(user_id)
     actor = acting_user()
     if not ActionForm().validate_on_submit():
@@ -223,6 +225,9 @@ def user_action(user_id: int, action: str) -> ResponseReturnValue:
         if _ACTIONS[action] == AccountAction.UNLOCK:
             services.unlock_user(actor, user)
             message = _("已解除锁定。")
+        elif _ACTIONS[action] == AccountAction.RESET_MFA:
+            services.reset_mfa(actor, user)
+            message = _("已重置两步验证：该用户下次登录时须重新设置。")
         elif _ACTIONS[action] == AccountAction.RESET_PASSWORD:
             password = services.reset_password(actor, user)
             db.session.commit()

@@ -48,3 +48,30 @@ class ChangePasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class MfaCodeForm(FlaskForm):
+    """The 6-digit code of an authenticator app."""
+
+    code = StringField(
+        _l("验证码"),
+        validators=[DataRequired(_l("请填写验证码。")), Length(max=40)],
+        description=_l("打开手机上的验证器应用，输入当前显示的 6 位数字。"),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autofocus": True,
+            "maxlength": 10,
+        },
+    )
+
+
+class RecoveryCodeForm(FlaskForm):
+    """One of the recovery codes shown when the authenticator was set up."""
+
+    code = StringField(
+        _l("恢复码"),
+        validators=[DataRequired(_l("请填写恢复码。")), Length(max=40)],
+        description=_l("形如 xxxx-xxxx-xxxx-xxxx，每个恢复码只能使用一次。"),
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "autofocus": True},
+    )

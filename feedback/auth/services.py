@@ -63,7 +63,12 @@ def _dummy_verify(password: str) -> None:
 
 
 def authenticate(email: str, password: str, *, now: datetime | None = None) -> User:
-    """Check credentials and update the security state; raises :class:`LoginFailed`."""
+    """Check credentials and update the security state; raises :class:`LoginFailed`.
+
+    For a user with a second factor this is only the first step: the failure count is kept
+    (so that guessing codes and re-entering the password cannot reset it) and the login is
+    completed by :func:`feedback.auth.mfa.verify_login`.
+    """
     now = now or utcnow()
     email = normalise_email(email)
     user = db.session.scalars(select(User).where(User.email == email)).one_or_none()
@@ -76,7 +81,8 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
         record("login", actor=user, outcome="failure", reason="locked")
         raise LoginFailed(generic_login_failure())
     if not verify_password(user.password_hash, password):
-        _register_failure(user, now)
+        record("login", actor=user, outcome="failure", reason="password")
+        register_failure(user, now)
         raise LoginFailed(generic_login_failure())
     # Past this point the person has proven who they are, so precise reasons are safe to show.
     if not user.is_active:
@@ -86,23 +92,32 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
     if user.must_change_password and now - user.password_changed_at > initial_limit:
         record("login", actor=user, outcome="failure", reason="initial_password_expired")
         raise LoginFailed(_("初始密码已过期，请联系系统管理员重新设置。"))
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    record("login", actor=user)
-    db.session.flush()
+    if user.mfa_enabled:
+        record("login_password", actor=user)
+        db.session.flush()
+        return user
+    complete_login(user, now)
     return user
 
 
-def _register_failure(user: User, now: datetime) -> None:
+def complete_login(user: User, now: datetime, **detail: str) -> None:
+    """Every factor is proven: reset the failure count and record the login."""
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record("login", actor=user, **detail)
+    db.session.flush()
+
+
+def register_failure(user: User, now: datetime) -> None:
+    """Count a failed password or code; the fifth in a row locks the account for 30 minutes."""
     user.failed_logins += 1
     if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
         user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
         user.failed_logins = 0
         record("account_locked", actor=user, object_type="user", object_id=user.id)
-    record("login", actor=user, outcome="failure", reason="password")
     db.session.flush()
 
 
@@ -127,3 +142,16 @@ def change_password(user: User, current: str, new: str, *, now: datetime | None 
     end_all_sessions(user)
     record("password_change", actor=user, object_type="user", object_id=user.id)
     db.session.flush()
+
+
+def password_max_age(user: User) -> timedelta | None:
+    """How long the user's password stays valid, or None when it does not expire."""
+    key = "PASSWORD_MAX_AGE_DAYS_ADMIN" if user.is_administrator else "PASSWORD_MAX_AGE_DAYS"
+    days = int(current_app.config[key])
+    return timedelta(days=days) if days > 0 else None
+
+
+def password_expired(user: User, *, now: datetime | None = None) -> bool:
+    """True when the user's password is older than their role allows (等保 定期更换)."""
+    max_age = password_max_age(user)
+    return max_age is not None and (now or utcnow()) - user.password_changed_at > max_age

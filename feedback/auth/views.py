@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from feedback.audit.services import record
 from feedback.auth import services
+from feedback.auth.blueprint import bp
 from feedback.auth.forms import ChangePasswordForm, LoginForm
 from feedback.extensions import db, limiter
+from feedback.models import User
 from feedback.security import acting_user, clear_session_keeping_language, is_safe_local_path
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+__all__ = ["bp", "start_session"]
 
 
 def _safe_next(target: str | None) -> str:
@@ -25,14 +27,14 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.index")
 
 
-def _login_limit() -> str:
+def login_limit() -> str:
     from flask import current_app
 
     return str(current_app.config["RATELIMIT_LOGIN"])
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login() -> ResponseReturnValue:
     """Show the login form and log the user in."""
     if current_user.is_authenticated:
@@ -45,18 +47,35 @@ def login() -> ResponseReturnValue:
             db.session.commit()  # keep the failure count and the audit row
             form.password.errors = [failure.message]
             return render_template("auth/login.html", form=form), 200
-        # A new session at login: nothing planted before it survives (session fixation); only
-        # the interface language chosen on the login page carries over.
-        clear_session_keeping_language()
-        login_user(user)
-        session.permanent = True
-        session["login_at"] = session["last_seen"] = time.time()
-        db.session.commit()
-        if user.must_change_password:
-            flash(_("这是一次性初始密码，请先设置您自己的密码。"), "warning")
-            return redirect(url_for("auth.change_password"))
-        return redirect(_safe_next(request.args.get("next")))
+        target = _safe_next(request.args.get("next"))
+        if user.mfa_enabled:
+            # The password is right; the session stays anonymous until the code is too.
+            clear_session_keeping_language()
+            session["mfa_pending"] = {"user": user.get_id(), "at": time.time(), "next": target}
+            db.session.commit()
+            return redirect(url_for("auth.mfa_verify"))
+        return start_session(user, target)
     return render_template("auth/login.html", form=form)
+
+
+def start_session(user: User, target: str) -> ResponseReturnValue:
+    """Log ``user`` in (every factor proven) and send them where they must or want to go."""
+    # A new session at login: nothing planted before it survives (session fixation); only
+    # the interface language chosen on the login page carries over.
+    clear_session_keeping_language()
+    login_user(user)
+    session.permanent = True
+    session["login_at"] = session["last_seen"] = time.time()
+    db.session.commit()
+    if user.must_change_password:
+        flash(_("这是一次性初始密码，请先设置您自己的密码。"), "warning")
+        return redirect(url_for("auth.change_password"))
+    if services.password_expired(user):
+        flash(_("您的密码已超过规定的使用期限，请设置新密码。"), "warning")
+        return redirect(url_for("auth.change_password"))
+    if user.mfa_required and not user.mfa_enabled:
+        return redirect(url_for("auth.mfa_setup"))  # the page says why
+    return redirect(target)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -87,11 +106,16 @@ def change_password() -> ResponseReturnValue:
         except services.PasswordRejected as rejected:
             db.session.commit()  # keep the audit row of a failed attempt
             getattr(form, rejected.field).errors = rejected.problems
-            return render_template("auth/change_password.html", form=form, user=user), 200
+            return _password_page(form, user), 200
         db.session.commit()
         # Other sessions ended with the version bump; keep this one under the new identifier.
         login_user(user)
         session["login_at"] = session["last_seen"] = time.time()
         flash(_("密码已修改。其他设备上的登录已全部退出。"), "success")
         return redirect(url_for("main.index"))
-    return render_template("auth/change_password.html", form=form, user=user)
+    return _password_page(form, user)
+
+
+def _password_page(form: ChangePasswordForm, user: User) -> str:
+    expired = services.password_expired(user)
+    return render_template("auth/change_password.html", form=form, user=user, expired=expired)

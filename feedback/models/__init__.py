@@ -39,7 +39,15 @@ from feedback.models.submission import (
     submission_plan_item,
     submission_tag,
 )
-from feedback.models.user import ADMIN_ROLES, ORG_ROLES, STAFF_ROLES, Role, User, UserRole
+from feedback.models.user import (
+    ADMIN_ROLES,
+    ORG_ROLES,
+    STAFF_ROLES,
+    RecoveryCode,
+    Role,
+    User,
+    UserRole,
+)
 
 __all__ = [
     "ADMIN_ROLES",
@@ -68,6 +76,7 @@ __all__ = [
     "ParkGrade",
     "ParkLevel",
     "PlanItem",
+    "RecoveryCode",
     "ReferenceCounter",
     "Report",
     "ReportItem",

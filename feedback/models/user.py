@@ -62,12 +62,21 @@ class User(Base):
     # Bumped to end every session of the user at once (logout, password change, deactivation):
     # the value is part of the identifier Flask-Login keeps in the session cookie.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # TOTP (RFC 6238). The base32 secret is stored as is until field encryption exists
+    # (SECURITY.md row 39); 255 characters leave room for its ciphertext then.
+    mfa_secret: Mapped[str | None] = mapped_column(String(255))
+    mfa_enabled_at: Mapped[datetime | None]
+    # The last accepted time step: a code of this step or an earlier one is never taken again.
+    mfa_last_step: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by=UserRole.role
+    )
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        cascade="all, delete-orphan", order_by=lambda: RecoveryCode.id
     )
 
     # -- Flask-Login protocol ------------------------------------------------------------------
@@ -105,5 +114,28 @@ class User(Base):
         """Holds one of the three administrator roles (三员)."""
         return self.has_role(*ADMIN_ROLES)
 
+    # -- second factor -------------------------------------------------------------------------
+    @property
+    def mfa_enabled(self) -> bool:
+        """True once the user has confirmed a TOTP authenticator."""
+        return self.mfa_enabled_at is not None and self.mfa_secret is not None
+
+    @property
+    def mfa_required(self) -> bool:
+        """Federation staff and the three administrators must use a second factor (等保 L3)."""
+        return self.is_staff or self.is_administrator
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a user's second factor, stored as a salted SHA-256."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from feedback.extensions import db
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, totp_code
 
 CHROMIUM = os.environ.get("FEEDBACK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -73,9 +73,13 @@ def phone(browser: Browser) -> Iterator[Page]:
 
 
 def log_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
-    """Log in through the form and wait for the dashboard."""
+    """Log in through the form (and the code step, for a user with MFA); wait for the dashboard."""
     page.goto(f"{base}/auth/login")
     page.get_by_label("邮箱").fill(email)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+    if "/auth/mfa" in page.url:
+        page.get_by_label("验证码").fill(totp_code(email))
+        page.get_by_role("button", name="验证并登录").click()
     expect(page.get_by_role("heading", name="工作台")).to_be_visible()
