@@ -1,6 +1,7 @@
 """The one place that decides which organisations' data a user may see.
 
-Every query for organisation-owned data goes through :func:`scoped` or :func:`get_scoped_or_404`;
+Every query for organisation-owned data goes through :func:`scoped` or :func:`get_scoped_or_404`
+(submissions through the narrower rule of ``feedback.filing.services.visible_condition``);
 another organisation's object is answered with 404, never 403, so its existence is not revealed
 (SECURITY.md row 13).
 """

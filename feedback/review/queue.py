@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, event, exists, false, func, or_, select, tuple_
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
 from feedback import search
 from feedback.extensions import db
 from feedback.filing.kinds import Kind
-from feedback.filing.services import visible_submissions
+from feedback.filing.services import visible_condition, visible_submissions
 from feedback.formatting import CHINA
 from feedback.models import (
     RECEIVED,
@@ -118,15 +118,19 @@ def _has_similar(user: User) -> ColumnElement[bool]:
     """A link not dismissed, on either side, to a submission ``user`` may see (as
     :func:`feedback.review.similarity.similar_to` lists them)."""
     link = SimilarityLink
+    other = aliased(Submission)
     live = link.status != LinkStatus.DISMISSED
 
-    def visible(other_id: Any) -> Any:
-        # Correlated to the link only: the other submission is its own row, not the outer one.
-        return visible_submissions(user).where(Submission.id == other_id).correlate(link).exists()
+    def linked(this: Any, that: Any) -> Select[Any]:
+        # The links are read once, each other submission found by its primary key: no scan of
+        # every visible submission per statement.
+        return (
+            select(this).join(other, other.id == that).where(live, visible_condition(user, other))
+        )
 
     return or_(
-        Submission.id.in_(select(link.submission_a_id).where(live, visible(link.submission_b_id))),
-        Submission.id.in_(select(link.submission_b_id).where(live, visible(link.submission_a_id))),
+        Submission.id.in_(linked(link.submission_a_id, link.submission_b_id)),
+        Submission.id.in_(linked(link.submission_b_id, link.submission_a_id)),
     )
 
 
