@@ -6,11 +6,15 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from feedback.extensions import db
 from tests.factories import PASSWORD, totp_code
@@ -39,11 +43,31 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+def _buffered(app: Flask) -> WSGIApplication:
+    """The app with every response read to the end and closed before it is sent.
+
+    Werkzeug's development server closes a response only after sending all of it: when the
+    browser drops a connection mid-response (it navigated on while a stylesheet was sent), the
+    open static file is left to the garbage collector, and its ResourceWarning fails whichever
+    test is running then.
+    """
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        response = app(environ, start_response)
+        try:
+            return list(response)
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return wrapped
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served over HTTP on a free loopback port; yields its base URL."""
     db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
