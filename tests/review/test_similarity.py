@@ -252,3 +252,20 @@ def test_update_without_hooks(app: Flask) -> None:
     db.session.commit()
     link = _link(first, second)
     assert link is not None and link.status == LinkStatus.DETECTED
+
+
+def test_a_crowded_bucket_counts_only_the_nearest_members(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Boilerplate fills buckets with thousands of members: an update counts a window of the
+    nearest ids in each (as rebuild() does), not all of them, so its cost stays flat."""
+    monkeypatch.setattr(similarity, "BUCKET_WINDOW", 4)
+    author = make_user()
+    ids = [_sent(author, FIRE).id for _ in range(9)]  # identical texts: every bucket shared
+    connection = db.session.connection()
+    # Two before (the window starts up to half of it back), then one after: 4 with itself.
+    assert similarity._candidates(connection, ids[4]) == [ids[2], ids[3], ids[5]]
+    # At the start of the bucket the window reaches forward instead.
+    assert similarity._candidates(connection, ids[0]) == [ids[1], ids[2], ids[3]]
+    monkeypatch.setattr(similarity, "BUCKET_WINDOW", 64)  # a small bucket: every member
+    assert similarity._candidates(connection, ids[4]) == [i for i in ids if i != ids[4]]
