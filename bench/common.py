@@ -19,6 +19,13 @@ from feedback import create_app
 from feedback.extensions import db
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+RESULTS = Path(os.environ.get("FEEDBACK_BENCH_RESULTS") or Path(__file__).with_name("RESULTS.md"))
+
+
+def add_section(section: str) -> None:
+    """Append a dated section to ``bench/RESULTS.md`` (earlier ones are kept for comparison)."""
+    with RESULTS.open("a", encoding="utf-8") as results:
+        results.write("\n" + section.rstrip("\n") + "\n")
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -36,8 +36,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-HEADER = "# Benchmark results\n\nNewest first. Produced by `make bench` (`bench/run.py`).\n\n"
 ROWS = [int(n) for n in os.environ.get("FEEDBACK_BENCH_EXPORT_ROWS", "10000,100000").split(",")]
 RUNS = int(os.environ.get("FEEDBACK_BENCH_EXPORT_RUNS", "3"))
 WRITERS = ("bare", "safe", "safe-l6")
@@ -209,8 +207,10 @@ def _record(
                 f"{_median(samples, 'bytes') / 2**20:.1f} |"
             )
     lines.append("")
-    previous = RESULTS.read_text(encoding="utf-8").removeprefix(HEADER)
-    RESULTS.write_text(HEADER + "\n".join(lines) + "\n" + previous, encoding="utf-8")
+    # Imported here: the writers' child processes import this module, and must not pay for Flask.
+    from bench.common import add_section
+
+    add_section("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.export_bench import HEADER, RESULTS
+from bench.common import add_section
 
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
 
@@ -101,8 +101,7 @@ def main() -> None:
             "",
         ]
     )
-    previous = RESULTS.read_text(encoding="utf-8").removeprefix(HEADER)
-    RESULTS.write_text(HEADER + section + "\n" + previous, encoding="utf-8")
+    add_section(section)
     print(section)
 
 

@@ -18,10 +18,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import logged_in_client, make_app, percentile, seed
+from bench.common import add_section, logged_in_client, make_app, percentile, seed
 from feedback.extensions import db
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 REQUESTS = int(os.environ.get("FEEDBACK_BENCH_REQUESTS", "300"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
 
@@ -117,9 +116,7 @@ def _record(database: str, seeding: str, rows: dict[str, dict[str, float]]) -> N
         ),
         "",
     ]
-    header = "# Benchmark results\n\nNewest first. Produced by `make bench` (`bench/run.py`).\n\n"
-    previous = RESULTS.read_text(encoding="utf-8").removeprefix(header) if RESULTS.exists() else ""
-    RESULTS.write_text(header + "\n".join(lines) + "\n" + previous, encoding="utf-8")
+    add_section("\n".join(lines))
     print("\n".join(lines))
 
 
