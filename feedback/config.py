@@ -60,6 +60,7 @@ class Config:
     MFA_PENDING_SECONDS = 300
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "20 per minute"
+    RATELIMIT_API = "300 per minute"  # per token (its prefix); per address without one
     RATELIMIT_HEADERS_ENABLED = False
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
