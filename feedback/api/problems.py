@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response
+from flask import Response, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -93,9 +94,26 @@ def http_problem(error: HTTPException) -> Response:
     code = error.code or 500
     headers: dict[str, str] = {}
     allowed = getattr(error, "valid_methods", None)
-    if code == 405 and allowed:
+    if code == 405 and allowed and not _routable(allowed):
+        code = 404  # e.g. an id too large for any row: nothing is at this URL by any method
+    elif code == 405 and allowed:
         headers["Allow"] = ", ".join(allowed)
     return problem(code, headers=headers)
+
+
+def _routable(methods: list[str]) -> bool:
+    """True if some method would reach a route at this URL (werkzeug may answer 405 for a path
+    that no rule accepts once its converters have had their say)."""
+    adapter = request_ctx.url_adapter
+    if adapter is None:
+        return False
+    for method in methods:
+        try:
+            adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        return True
+    return False
 
 
 def is_api_request(path: str) -> bool:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import datetime
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
 
 from feedback.api import tokens
 from feedback.extensions import db
@@ -41,3 +47,16 @@ def row_of(raw: str) -> ApiToken:
 
 
 __all__ = ["Scope", "bearer", "forced_token", "row_of", "token_for", "utcnow"]
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on a free loopback port; yields its base URL."""
+    db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
