@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ NAME_MAX = 60
 MAX_DAYS = 365
 DEFAULT_DAYS = 90
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# "fbk_" + 8 hex digits (the public prefix) + "_" + 43 URL-safe characters (256 random bits).
+TOKEN_SHAPE = re.compile(r"fbk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 
 # Which roles make a scope usable at all. Administrators (三员) get no scope: the API exposes
 # business data only.
@@ -115,8 +118,8 @@ def create(
 
 def authenticate(raw: str, now: datetime | None = None) -> ApiToken | None:
     """The live token for a bearer string, with its use recorded; None for anything else."""
-    if not raw.startswith(PREFIX) or len(raw) > 200:
-        return None
+    if not TOKEN_SHAPE.fullmatch(raw):
+        return None  # not even shaped like a token: no database look-up
     public = raw[: len(PREFIX) + 8]
     token = db.session.scalars(select(ApiToken).where(ApiToken.prefix == public)).one_or_none()
     if token is None or not hmac.compare_digest(token.secret_hash, hash_secret(raw)):

@@ -22,6 +22,7 @@ from feedback.api.openapi import document
 from feedback.api.problems import ApiError, from_error, http_problem, problem
 from feedback.exceptions import Conflict, DomainError, PermissionDenied, ValidationFailed
 from feedback.extensions import db, limiter
+from feedback.filing.kinds import KINDS
 
 __all__ = ["bp"]
 
@@ -48,12 +49,18 @@ def _domain_error(error: DomainError) -> Response:
     """A service refused: the same rules and messages as the web pages, as problems."""
     db.session.rollback()
     if isinstance(error, ValidationFailed):
-        return problem(422, str(error) or None, errors=error.errors)
+        return problem(422, str(error) or None, errors=_api_fields(error.errors))
     if isinstance(error, PermissionDenied):
         return problem(403, str(error) or None)
     if isinstance(error, Conflict):
         return problem(409, str(error) or None)
     return problem(400, str(error) or None)
+
+
+def _api_fields(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The services name a section by its key ("description"); in the API it is nested."""
+    sections = {section.key for spec in KINDS.values() for section in spec.sections}
+    return {(f"sections.{k}" if k in sections else k): v for k, v in errors.items()}
 
 
 @bp.errorhandler(StaleDataError)

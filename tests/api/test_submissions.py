@@ -98,7 +98,7 @@ def test_submit_reports_what_is_missing_per_field(client: FlaskClient) -> None:
     assert response.status_code == 422
     problem = response.get_json()
     assert problem["type"] == "/api/v1/problems/validation" and problem["title"] == "内容未通过校验"
-    assert {"title", "summary", "description", "contact_name"} <= set(problem["errors"])
+    assert {"title", "summary", "sections.description", "contact_name"} <= set(problem["errors"])
 
 
 def test_withdraw_then_a_second_withdraw_is_409(client: FlaskClient) -> None:

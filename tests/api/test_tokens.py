@@ -224,3 +224,11 @@ def test_cli_create_token_fails_with_a_reason(runner: FlaskCliRunner, args: list
     result = runner.invoke(args=["create-token", *[a.format(email=user.email) for a in args]])
     assert result.exit_code == 1
     assert result.output.startswith("错误：")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["fbk_\x00\x00\x00\x00\x00\x00\x00\x00_x", "fbk_zzzzzzzz_" + "a" * 43, "fbk_" + "a" * 500],
+)
+def test_malformed_tokens_are_refused_before_any_lookup(client: FlaskClient, raw: str) -> None:
+    assert tokens.authenticate(raw) is None
