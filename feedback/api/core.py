@@ -95,7 +95,7 @@ def authenticate() -> None:
         raise ApiError(401, _("请在 Authorization 请求头中以 Bearer 方式提供 API 令牌。"))
     token = tokens.authenticate(raw.strip())
     if token is None:
-        db.session.rollback()
+        db.session.commit()  # the audit row of a refused real token, if any
         raise ApiError(401, _("API 令牌无效、已过期或已吊销。"))
     g.api_token = token
     g.api_user = token.owner

@@ -117,15 +117,37 @@ def create(
 
 
 def authenticate(raw: str, now: datetime | None = None) -> ApiToken | None:
-    """The live token for a bearer string, with its use recorded; None for anything else."""
+    """The live token for a bearer string, with its use recorded; None for anything else.
+
+    A refused token that names a real one (wrong secret, expired, revoked, owner deactivated)
+    leaves a failure in the audit trail for its owner; random strings leave nothing.
+    """
     if not TOKEN_SHAPE.fullmatch(raw):
         return None  # not even shaped like a token: no database look-up
     public = raw[: len(PREFIX) + 8]
     token = db.session.scalars(select(ApiToken).where(ApiToken.prefix == public)).one_or_none()
-    if token is None or not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
+    if token is None:
         return None
     now = now or utcnow()
-    if not token.is_live(now) or not token.owner.is_active:
+    reason = None
+    if not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
+        reason = "wrong_secret"
+    elif token.revoked_at is not None:
+        reason = "revoked"
+    elif not token.is_live(now):
+        reason = "expired"
+    elif not token.owner.is_active:
+        reason = "owner_inactive"
+    if reason is not None:
+        record(
+            "api_token_refused",
+            actor=None,
+            actor_email=token.owner.email,
+            object_type="api_token",
+            object_id=token.id,
+            outcome="failure",
+            reason=reason,
+        )
         return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now  # written at most once a minute, not on every request

@@ -100,6 +100,11 @@ def test_revoked_token_gets_401(client: FlaskClient) -> None:
     tokens.revoke(user, row_of(raw))
     db.session.commit()
     assert client.get("/api/v1/organisations", headers=bearer(raw)).status_code == 401
+    refused = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "api_token_refused")
+    ).one()
+    assert refused.outcome == "failure" and refused.actor_email == user.email
+    assert '"reason": "revoked"' in (refused.detail or "")
 
 
 def test_a_deactivated_owners_token_gets_401(client: FlaskClient) -> None:
