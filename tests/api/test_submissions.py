@@ -278,3 +278,44 @@ def test_rate_limit_per_token_is_429(app: Flask, tmp_path: Path) -> None:
     assert refused.content_type == "application/problem+json"
     assert refused.get_json()["title"] == "请求过于频繁"
     assert other.status_code == 200
+
+
+def test_search_and_date_filters(client: FlaskClient) -> None:
+    author = make_user()
+    fire = make_submission(author, submit=True)
+    make_submission(
+        author,
+        submit=True,
+        title="危险化学品运输车辆停车场管理问题",
+        summary="园区停车场夜间停放管理混乱。",
+        sections={
+            "description": "园区危险化学品运输车辆专用停车场夜间停放车辆超出车位，"
+            "未设置专人看守，部分车辆未熄火停放，存在安全隐患。"
+        },
+    )
+    headers = bearer(token_for(make_user(Role.REVIEWER), "read"))
+    found = client.get("/api/v1/submissions?q=动火", headers=headers).get_json()["items"]
+    assert [i["id"] for i in found] == [fire.id]
+    later = client.get("/api/v1/submissions?since=2999-01-01", headers=headers).get_json()
+    assert later["items"] == []
+
+
+def test_staff_see_what_was_sent_while_a_returned_one_is_revised(client: FlaskClient) -> None:
+    from feedback.filing import services
+
+    author = make_user()
+    reviewer = make_user(Role.REVIEWER)
+    submission = make_submission(author, submit=True)
+    services.decide(reviewer, submission, "start_review")
+    services.decide(reviewer, submission, "return", "请补充整改时限。")
+    db.session.commit()
+    own = bearer(token_for(author, "read", "file"))
+    url = f"/api/v1/submissions/{submission.id}"
+    version = client.get(url, headers=own).get_json()["version"]
+    edited = client.patch(
+        url, json=_body(title="修改中的标题：尚未重新报送", version=version), headers=own
+    )
+    assert edited.status_code == 200
+    staff = client.get(url, headers=bearer(token_for(reviewer, "read"))).get_json()
+    assert staff["title"] == "园区承包商动火作业票证管理不规范"
+    assert client.get(url, headers=own).get_json()["title"] == "修改中的标题：尚未重新报送"

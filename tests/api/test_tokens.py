@@ -180,6 +180,7 @@ def test_others_cannot_revoke_but_the_security_admin_can(client: FlaskClient) ->
     client = other
     listing = client.get("/auth/tokens/all")
     assert listing.status_code == 200 and row.prefix in listing.get_data(as_text=True)
+    assert 'href="/auth/tokens/all"' in client.get("/").get_data(as_text=True)  # in the menu
     token = csrf_token(client, "/auth/tokens/all")
     assert (
         client.post(f"/auth/tokens/{row.id}/revoke", data={"csrf_token": token}).status_code == 303
