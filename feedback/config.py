@@ -60,7 +60,8 @@ class Config:
     MFA_PENDING_SECONDS = 300
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "20 per minute"
-    RATELIMIT_API = "300 per minute"  # per token (its prefix); per address without one
+    RATELIMIT_API = "300 per minute"  # per token; per address for requests without one
+    RATELIMIT_API_ADDRESS = "1200 per minute"  # per address, all tokens together
     RATELIMIT_HEADERS_ENABLED = False
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -117,6 +118,7 @@ _ENV_KEYS = {
     "FEEDBACK_UPLOAD_DIR": "UPLOAD_DIR",
     "FEEDBACK_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "FEEDBACK_RATELIMIT_API": "RATELIMIT_API",
+    "FEEDBACK_RATELIMIT_API_ADDRESS": "RATELIMIT_API_ADDRESS",
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",

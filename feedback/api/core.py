@@ -74,15 +74,27 @@ def api_token() -> ApiToken:
 
 
 def rate_key() -> str:
-    """Rate limits count per token (its public prefix), or per address without one."""
+    """Rate limits count per token, or per address without one.
+
+    Keyed by a hash of the whole token, not its public prefix: someone who saw a prefix in a
+    list cannot use up its owner's allowance with forged tokens.
+    """
     raw = request.headers.get("Authorization", "").partition(" ")[2].strip()
     if raw.startswith(tokens.PREFIX):
-        return "api-token:" + raw[: len(tokens.PREFIX) + 8]
+        return "api-token:" + tokens.hash_secret(raw)[:32]
     return "api-ip:" + (request.remote_addr or "")
+
+
+def address_key() -> str:
+    return "api-address:" + (request.remote_addr or "")
 
 
 def rate_limit() -> str:
     return str(current_app.config["RATELIMIT_API"])
+
+
+def address_limit() -> str:
+    return str(current_app.config["RATELIMIT_API_ADDRESS"])
 
 
 @bp.before_request

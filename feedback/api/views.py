@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from feedback.api import reference, reports, review, submissions  # noqa: F401 (their routes)
-from feedback.api.core import bp, rate_key, rate_limit
+from feedback.api.core import address_key, address_limit, bp, rate_key, rate_limit
 from feedback.api.openapi import document
 from feedback.api.problems import ApiError, from_error, http_problem, problem
 from feedback.exceptions import Conflict, DomainError, PermissionDenied, ValidationFailed
@@ -29,6 +29,8 @@ __all__ = ["bp"]
 log = logging.getLogger(__name__)
 
 limiter.limit(rate_limit, key_func=rate_key)(bp)
+# And per address, over all tokens: bounds the look-ups that random tokens can cause.
+limiter.limit(address_limit, key_func=address_key)(bp)
 
 
 @bp.route("/openapi.json")

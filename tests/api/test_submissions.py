@@ -256,28 +256,53 @@ def test_unknown_api_paths_and_methods_are_problems(client: FlaskClient) -> None
     assert wrong.status_code == 405 and wrong.content_type == "application/problem+json"
 
 
-def test_rate_limit_per_token_is_429(app: Flask, tmp_path: Path) -> None:
-    first = bearer(token_for(make_user(), "read"))
-    second = bearer(token_for(make_user(), "read"))
+def _limited_client(app: Flask, tmp_path: Path, **limits: str) -> tuple[Flask, FlaskClient]:
     limited = _make_app(
-        app.config["SQLALCHEMY_DATABASE_URI"],
-        tmp_path,
-        RATELIMIT_ENABLED=True,
-        RATELIMIT_API="2 per minute",
+        app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, RATELIMIT_ENABLED=True, **limits
     )
     limited.test_client_class = IsolatedClient
-    client = limited.test_client()
+    return limited, limited.test_client()
+
+
+def _dispose(limited: Flask) -> None:
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_rate_limit_per_token_is_429(app: Flask, tmp_path: Path) -> None:
+    victim = token_for(make_user(), "read")
+    second = bearer(token_for(make_user(), "read"))
+    limited, client = _limited_client(app, tmp_path, RATELIMIT_API="2 per minute")
     try:
+        # Forged tokens with the victim's public prefix do not use up the victim's allowance.
+        forged = bearer(victim[:13] + "A" * 43)
+        assert [client.get("/api/v1/tags", headers=forged).status_code for _ in range(3)] == [
+            401,
+            401,
+            429,
+        ]
+        first = bearer(victim)
         statuses = [client.get("/api/v1/tags", headers=first).status_code for _ in range(3)]
         refused = client.get("/api/v1/tags", headers=first)
         other = client.get("/api/v1/tags", headers=second)
     finally:
-        with limited.app_context():
-            db.engine.dispose()
+        _dispose(limited)
     assert statuses == [200, 200, 429]
     assert refused.content_type == "application/problem+json"
     assert refused.get_json()["title"] == "请求过于频繁"
     assert other.status_code == 200
+
+
+def test_rate_limit_per_address_over_all_tokens(app: Flask, tmp_path: Path) -> None:
+    headers = [bearer(token_for(make_user(), "read")) for _ in range(4)]
+    limited, client = _limited_client(
+        app, tmp_path, RATELIMIT_API="100 per minute", RATELIMIT_API_ADDRESS="3 per minute"
+    )
+    try:
+        statuses = [client.get("/api/v1/tags", headers=h).status_code for h in headers]
+    finally:
+        _dispose(limited)
+    assert statuses == [200, 200, 200, 429]
 
 
 def test_search_and_date_filters(client: FlaskClient) -> None:
