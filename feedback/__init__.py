@@ -84,11 +84,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from feedback.admin.views import bp as admin_bp
+    from feedback.api import token_views  # noqa: F401 (adds its routes to the auth blueprint)
+    from feedback.api.views import bp as api_bp
     from feedback.audit.views import bp as audit_bp
     from feedback.auth import mfa_views  # noqa: F401 (adds its routes to the auth blueprint)
     from feedback.auth.views import bp as auth_bp
     from feedback.campaigns.views import bp as campaigns_bp
     from feedback.consolidation.views import bp as consolidation_bp
+    from feedback.extensions import csrf
     from feedback.filing.imports import bp as imports_bp
     from feedback.filing.views import bp as filing_bp
     from feedback.main.views import bp as main_bp
@@ -107,6 +110,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)
+    # The API takes no cookies, only bearer tokens: CSRF cannot forge what it does not read.
+    csrf.exempt(api_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

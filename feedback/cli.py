@@ -45,6 +45,8 @@ _OPTION_NAMES = {
     "roles": "--role",
     "phone": "--phone",
     "password": "密码",
+    "scopes": "--scopes",
+    "expires_days": "--expires-days",
 }
 
 
@@ -81,6 +83,7 @@ def register(app: Flask) -> None:
         init,
         create_org,
         create_user,
+        create_token,
         reset_mfa,
         seed_demo,
         similarity_rebuild,
@@ -213,6 +216,34 @@ def create_user(
         fail(_reason(error))
     db.session.commit()
     click.echo(f"已创建用户 {user.id}：{user.email}（{org.name}）")
+
+
+@click.command("create-token")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for (令牌名称).")
+@click.option(
+    "--scopes", default="read", show_default=True, help="Comma-separated: read,file,review,compile."
+)
+@click.option("--expires-days", default=90, show_default=True, type=int, help="Lifetime in days.")
+def create_token(email: str, name: str, scopes: str, expires_days: int) -> None:
+    """Create an API token for EMAIL and print it (alone, on the last line); shown only once."""
+    from feedback.api import tokens
+
+    user = db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None or not user.is_active:
+        fail(f"找不到在用的用户“{email}”。")
+    try:
+        created = tokens.create(
+            user, name=name, scopes=scopes.split(","), expires_days=expires_days
+        )
+    except DomainError as error:
+        fail(_reason(error))
+    db.session.commit()
+    click.echo(
+        f"已为 {user.email} 创建令牌 {created.token.prefix}（{created.token.scopes_text}），"
+        f"有效期至 {created.token.expires_at:%Y-%m-%d %H:%M} UTC。令牌只显示这一次："
+    )
+    click.echo(created.secret)
 
 
 @click.command("reset-mfa")

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from feedback.api.problems import http_problem, is_api_request, problem
 from feedback.extensions import db
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ def handle_http(error: HTTPException) -> ResponseReturnValue:
         return error
     if error.code >= 500:
         db.session.rollback()
+    if is_api_request(request.path):
+        # No API route matched (unknown path, wrong method): still a problem document.
+        return http_problem(error)
     return render_error(error.code)
 
 
@@ -78,6 +82,8 @@ def handle_unexpected(error: Exception) -> ResponseReturnValue:
     db.session.rollback()
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", incident, request.method, request.path)
+    if is_api_request(request.path):
+        return problem(500, incident=incident)
     return render_error(500, incident=incident)
 
 

@@ -26,6 +26,8 @@ from feedback.models import Role, User
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.mfa_verify", "main.healthz", "main.readyz", "main.set_language"}
 )
+# The JSON API's blueprint: exempt from the session wall and CSRF, guarded by bearer tokens.
+API_BLUEPRINT = "api"
 # Allowed while a user must still change a one-time or expired password.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
 # Allowed while a user who must use a second factor has not set one up yet.
@@ -123,7 +125,9 @@ def _timed_out(now: float) -> bool:
 def enforce_session_policy() -> ResponseReturnValue | None:
     """Login wall, idle/absolute timeout on the server side, and forced password change."""
     endpoint = request.endpoint or ""
-    if endpoint in PUBLIC_ENDPOINTS:
+    if endpoint in PUBLIC_ENDPOINTS or request.blueprint == API_BLUEPRINT:
+        # The API authenticates every request by its bearer token (feedback.api.core) and
+        # never by the session: it is behind its own wall, not this one.
         return None
     if not current_user.is_authenticated:
         if endpoint is None or request.url_rule is None:

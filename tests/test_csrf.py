@@ -37,9 +37,27 @@ def test_state_changing_posts_need_a_token(client: FlaskClient, path: str) -> No
 
 
 def test_every_post_route_is_csrf_protected(client: FlaskClient) -> None:
-    """New POST routes are covered automatically: none is exempt."""
+    """New POST routes are covered automatically: none is exempt but the bearer-token API."""
     app = client.application
     csrf = app.extensions["csrf"]
-    assert not csrf._exempt_views and not csrf._exempt_blueprints
+    assert not csrf._exempt_views
+    assert {bp.name for bp in csrf._exempt_blueprints} == {"api"}
     assert app.config.get("WTF_CSRF_ENABLED", True)
     assert app.config["WTF_CSRF_TIME_LIMIT"] is None
+
+
+def test_web_pages_keep_csrf_while_the_api_is_exempt(client: FlaskClient) -> None:
+    """Exempting the API blueprint leaves a web form (a staff action) protected."""
+    reviewer = make_user(Role.REVIEWER)
+    login(client, reviewer.email, PASSWORD)
+    assert client.post("/exports/new", data={"format": "csv"}).status_code == 400
+
+
+def test_the_api_ignores_the_session_cookie(client: FlaskClient) -> None:
+    """A logged-in browser's cookie gives no access to the API: a forged cross-site request
+    carries no bearer token, which is why the API needs no CSRF token."""
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    response = client.post("/api/v1/submissions", json={"kind": "problem"})
+    assert response.status_code == 401
+    assert client.get("/api/v1/submissions").status_code == 401

@@ -39,6 +39,7 @@ from feedback.models.submission import (
     submission_plan_item,
     submission_tag,
 )
+from feedback.models.token import ApiToken, Scope
 from feedback.models.user import (
     ADMIN_ROLES,
     ORG_ROLES,
@@ -56,6 +57,7 @@ __all__ = [
     "ORG_ROLES",
     "RECEIVED",
     "STAFF_ROLES",
+    "ApiToken",
     "Attachment",
     "AuditAnchor",
     "AuditRecord",
@@ -84,6 +86,7 @@ __all__ = [
     "Revision",
     "Role",
     "SavedView",
+    "Scope",
     "SimilarityBand",
     "SimilarityLink",
     "SimilaritySignature",
