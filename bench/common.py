@@ -10,10 +10,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from feedback import create_app
 from feedback.extensions import db
@@ -89,15 +90,36 @@ def seed(app: Flask, submissions: int) -> Seeded:
 
 
 def logged_in_client(app: Flask, email: str, password: str) -> FlaskClient:
-    """A test client with a session for ``email``."""
+    """A test client with a session for ``email``.
+
+    Staff must have a second factor (TOTP): one is given to the user directly here if they have
+    none, and the code step of the login is completed with its current code.
+    """
+    import pyotp
+
+    from feedback.auth.mfa import new_secret
+    from feedback.models import User, utcnow
+
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.email == email)).one()
+        if user.mfa_secret is None:
+            user.mfa_secret = new_secret()
+            user.mfa_enabled_at = utcnow()
+        user.mfa_last_step = None
+        secret = user.mfa_secret
+        db.session.commit()
     client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = TOKEN.search(page)
-    assert token
-    login = client.post(
-        "/auth/login", data={"email": email, "password": password, "csrf_token": token[1]}
-    )
+
+    def post(path: str, data: dict[str, str]) -> Any:
+        token = TOKEN.search(client.get(path).get_data(as_text=True))
+        assert token, path
+        return client.post(path, data={**data, "csrf_token": token[1]})
+
+    login = post("/auth/login", {"email": email, "password": password})
     assert login.status_code == 302, login.get_data(as_text=True)
+    if login.headers["Location"] == "/auth/mfa":
+        second = post("/auth/mfa", {"code": pyotp.TOTP(secret).now()})
+        assert second.status_code == 302, second.get_data(as_text=True)
     return client
 
 
