@@ -363,7 +363,8 @@ def delete_view(view_id: int) -> ResponseReturnValue:
     """Remove one of the user's saved filters."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    services.delete_view(acting_user(), view_id)
+    if not services.delete_view(acting_user(), view_id):
+        abort(404)  # as for every object of someone else: its existence is not revealed
     db.session.commit()
     return redirect(url_for("review.index"), 303)
 
