@@ -21,6 +21,8 @@ from feedback.campaigns import services as campaigns
 from feedback.consolidation import services as consolidation
 from feedback.extensions import db
 from feedback.filing import services as filing
+from feedback.filing.kinds import Kind
+from feedback.filing.spreadsheet import build_template
 from feedback.formatting import china_today
 from feedback.models import (
     Attachment,
@@ -163,9 +165,12 @@ def build_world() -> World:
     view = review.save_view(reviewer, "别人的筛选", "status=submitted")
     db.session.add(Notification(user_id=user_b.id, kind="info", title="给B的通知", link="/"))
     world.import_token = secrets.token_hex(16)
+    workbook = f"{uuid.uuid4().hex}.xlsx"
+    template = build_template(Kind.PROBLEM, plan_items=[], tags=[])
+    (Path(current_app.config["UPLOAD_DIR"]) / workbook).write_bytes(template)
     db.session.add(
         ImportBatch(token=world.import_token, user_id=user_b.id, organisation_id=org_b.id,
-                    kind="problem", original_name="导入.xlsx", stored_name=uuid.uuid4().hex)
+                    kind="problem", original_name="导入.xlsx", stored_name=workbook)
     )  # fmt: skip
     db.session.commit()
 
