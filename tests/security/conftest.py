@@ -6,6 +6,7 @@ refuse rather than a missing one (a 404 for a missing id proves nothing).
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -26,11 +27,20 @@ from feedback.filing.spreadsheet import build_template
 from feedback.formatting import china_today
 from feedback.models import (
     Attachment,
+    Campaign,
+    Comment,
+    ConsolidatedSuggestion,
+    Event,
     ImportBatch,
     Notification,
     Organisation,
     PlanItem,
+    Report,
+    ReportItem,
+    ReportVersion,
+    Revision,
     Role,
+    SavedView,
     SimilarityLink,
     Submission,
     Tag,
@@ -202,6 +212,65 @@ def build_world() -> World:
         "tag_group": db.session.scalars(select(TagGroup.id)).first() or 0,
     }
     return world
+
+
+def poison(world: World, payload: str) -> None:
+    """Every user-text field of every object in ``world`` becomes ``payload``."""
+
+    def fit(limit: int, suffix: str = "") -> str:
+        return payload[: limit - len(suffix)] + suffix
+
+    world.org_b.name, world.org_b.short_name = fit(200, " B"), fit(60)
+    world.org_b.affiliation, world.org_b.notes = fit(200), payload
+    world.org_a.name = fit(200, " A")
+    for user in db.session.scalars(select(User)):
+        user.name = fit(60)
+    for submission in db.session.scalars(select(Submission)):
+        submission.title, submission.summary, submission.abstract = fit(200), payload, payload
+        submission.contact_name = fit(30)
+        sections = json.loads(submission.sections_json)
+        submission.sections_json = json.dumps(dict.fromkeys(sections or ["description"], payload))
+    for revision in db.session.scalars(select(Revision)):
+        snapshot = json.loads(revision.snapshot_json)
+        for key in ("title", "summary"):
+            snapshot[key] = payload
+        revision.snapshot_json = json.dumps(snapshot)
+    for event in db.session.scalars(select(Event)):
+        event.note = payload
+    for attachment in db.session.scalars(select(Attachment)):
+        attachment.original_name = fit(255, ".pdf")
+    sent = db.session.get(Submission, world.ids["submission"])
+    assert sent is not None
+    for visibility in ("internal", "to_submitter"):
+        db.session.add(
+            Comment(submission_id=sent.id, author_id=world.other_staff.id,
+                    visibility=visibility, body=payload)
+        )  # fmt: skip
+    for view in db.session.scalars(select(SavedView)):
+        view.name = fit(60)
+    for item in db.session.scalars(select(PlanItem)):
+        item.name, item.description = fit(200), payload
+    for number, group in enumerate(db.session.scalars(select(TagGroup))):
+        group.name = fit(100, f" {number}")
+    for number, tag in enumerate(db.session.scalars(select(Tag))):
+        tag.name = fit(100, f" {number}")  # unique within a group
+    for suggestion in db.session.scalars(select(ConsolidatedSuggestion)):
+        suggestion.title, suggestion.department = fit(200), fit(200)
+        suggestion.description = suggestion.suggestion = suggestion.basis = payload
+    for report in db.session.scalars(select(Report)):
+        report.title, report.period_label, report.issuer = fit(200), fit(60), fit(100)
+    for report_item in db.session.scalars(select(ReportItem)):
+        report_item.wording = dict.fromkeys(reports.field_labels(Kind.PROBLEM), payload)
+    for version in db.session.scalars(select(ReportVersion)):
+        version.document_number, version.sent_channel = fit(60), fit(60)
+    for campaign in db.session.scalars(select(Campaign)):
+        campaign.title, campaign.period = fit(200), fit(40)
+        campaign.instructions, campaign.target_description = payload, fit(200)
+    for notification in db.session.scalars(select(Notification)):
+        notification.title, notification.body, notification.link = fit(200), payload, fit(200)
+    for batch in db.session.scalars(select(ImportBatch)):
+        batch.original_name = fit(255, ".xlsx")
+    db.session.commit()
 
 
 @pytest.fixture
