@@ -293,15 +293,18 @@ def _form_again(
 def _receive_files() -> list[uploads.CheckedFile]:
     max_bytes = int(current_app.config["ATTACHMENT_MAX_BYTES"])
     temp_dir = _upload_dir() / ".tmp"
+    storages = [s for s in request.files.getlist("attachments") if s and s.filename]
+    if len(storages) > services.MAX_ATTACHMENTS:
+        # Refused before any is read: otherwise one request of hundreds of small files would
+        # have each copied to disk and its content checked, only to be refused by the count.
+        raise uploads.UploadRejected(_("每份材料最多 %(n)d 个附件。", n=services.MAX_ATTACHMENTS))
     received: list[uploads.CheckedFile] = []
     try:
-        for storage in request.files.getlist("attachments"):
-            if not storage or not storage.filename:
-                continue
+        for storage in storages:
             received.append(
                 uploads.receive_upload(
                     cast(BinaryIO, storage.stream),
-                    storage.filename,
+                    storage.filename or "",  # never empty: filtered above
                     temp_dir=temp_dir,
                     max_bytes=max_bytes,
                 )
