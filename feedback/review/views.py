@@ -33,7 +33,7 @@ from feedback.models import (
 )
 from feedback.reports import services as reports
 from feedback.review import dashboard, queue, services, similarity
-from feedback.security import acting_user, require_roles
+from feedback.security import acting_user, is_safe_local_path, require_roles
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -120,9 +120,11 @@ def assign(submission_id: int) -> ResponseReturnValue:
     else:
         db.session.commit()
         flash(_("已分配给%(name)s。", name=target.name) if target else _("已取消分配。"), "success")
-    return redirect(
-        request.form.get("back") or url_for("review.detail", submission_id=submission_id), 303
-    )
+    back = request.form.get("back", "")
+    # Only a path on this site: the field comes back from the browser and could name any URL.
+    if not is_safe_local_path(back):
+        back = url_for("review.detail", submission_id=submission_id)
+    return redirect(back, 303)
 
 
 @bp.route("/<int:submission_id>/decide", methods=["POST"])
