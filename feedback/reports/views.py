@@ -389,7 +389,8 @@ def mark_sent(report_id: int, number: int) -> ResponseReturnValue:
     edition = _version_or_404(report, number)
     form = SentForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
+        # The messages are lazy strings (translated when shown); join wants real ones.
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
         return redirect(url_for(".detail", report_id=report_id), 303)
     assert form.sent_on.data is not None  # DataRequired
     try:
