@@ -39,6 +39,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -r feedback -ll -q
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .

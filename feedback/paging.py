@@ -7,6 +7,7 @@ never a 500 from the driver.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, request
@@ -18,17 +19,27 @@ MAX_ID = 2**31 - 1
 _MAX_ID_DIGITS = len(str(MAX_ID))
 
 
-def _bounded_int(raw: str) -> int | None:
-    """``raw`` as an int if it is plain ASCII digits no larger than :data:`MAX_ID`, else None."""
+def bounded_int(raw: str) -> int | None:
+    """``raw`` as an int if it is plain ASCII digits no larger than :data:`MAX_ID`, else None.
+
+    Every number read from a form or a query goes through here: ``str.isdigit`` is also true
+    for "²" (which ``int`` refuses) and for numbers too large for any column, and either
+    would otherwise end in a 500.
+    """
     if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
         return None
     value = int(raw)
     return value if value <= MAX_ID else None
 
 
+def bounded_ints(values: Iterable[str]) -> list[int]:
+    """The values that :func:`bounded_int` accepts, as ints (the rest are ignored)."""
+    return [number for raw in values if (number := bounded_int(raw)) is not None]
+
+
 def page_arg(default: int = 1, maximum: int = 100_000) -> int:
     """The ``page`` query argument, clamped to 1..``maximum``; junk gives ``default``."""
-    value = _bounded_int(request.args.get("page", ""))
+    value = bounded_int(request.args.get("page", ""))
     if value is None:
         return default
     return max(1, min(value, maximum))
@@ -36,7 +47,7 @@ def page_arg(default: int = 1, maximum: int = 100_000) -> int:
 
 def int_arg(name: str) -> int | None:
     """The query argument ``name`` as an id-sized int (digits only, at most 2**31-1), else None."""
-    return _bounded_int(request.args.get(name, ""))
+    return bounded_int(request.args.get(name, ""))
 
 
 class BoundedIntegerConverter(IntegerConverter):

@@ -21,16 +21,17 @@ from sqlalchemy import Select
 from feedback.audit.chain import iso_utc
 from feedback.extensions import db
 from feedback.models import AuditRecord
+from feedback.reports.xlsx import needs_quote_prefix
 
-# Leading characters that make Excel or WPS evaluate a cell (after any leading spaces).
-FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 BOM: Final = "\ufeff"
 
 
 def safe_cell(value: object) -> str:
     """``value`` as text a spreadsheet shows as text: an apostrophe before a formula trigger."""
     text = "" if value is None else str(value)
-    if text.lstrip(" ").startswith(FORMULA_TRIGGERS):
+    # The workbook rule, blanks included: "\u3000＋1" or "\xa0=1" is a formula to a spreadsheet
+    # that trims on import, and a check that skipped only ASCII spaces let those through.
+    if needs_quote_prefix(text):
         return "'" + text
     return text
 

@@ -17,6 +17,7 @@ from feedback.extensions import db
 from feedback.filing.views import visible_or_404
 from feedback.forms import show_errors
 from feedback.models import STAFF_ROLES, ConsolidatedSource, ConsolidatedSuggestion, Submission
+from feedback.paging import bounded_int, bounded_ints
 from feedback.security import acting_user, is_safe_local_path, require_roles
 
 bp = Blueprint("consolidation", __name__, url_prefix="/review/consolidated")
@@ -57,7 +58,7 @@ def new() -> ResponseReturnValue:
     user = acting_user()
     form = SuggestionForm()
     if request.method == "GET":
-        ids = [int(v) for v in request.args.getlist("ids") if v.isdigit() and len(v) < 10]
+        ids = bounded_ints(request.args.getlist("ids"))
         start = services.SuggestionInput.from_sources(services.sources_by_id(user, ids))
         form.process(data=vars(start))
     elif form.validate_on_submit():
@@ -105,7 +106,7 @@ def edit(suggestion_id: int) -> ResponseReturnValue:
                 acting_user(),
                 suggestion,
                 form.to_input(),
-                int(version) if version.isdigit() and len(version) < 10 else -1,
+                -1 if (expected := bounded_int(version)) is None else expected,
             )
             db.session.commit()
         except (StaleVersion, StaleDataError):
@@ -139,13 +140,12 @@ def add_sources() -> ResponseReturnValue:
     reference numbers (on the suggestion's page)."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    raw = request.form.get("consolidated_id", "")
-    if not raw.isdigit() or len(raw) >= 10:
+    suggestion_id = bounded_int(request.form.get("consolidated_id", ""))
+    if suggestion_id is None:
         abort(400)
-    suggestion_id = int(raw)
     suggestion = _suggestion_or_404(suggestion_id)
     user = acting_user()
-    ids = [int(v) for v in request.form.getlist("submission_id") if v.isdigit() and len(v) < 10]
+    ids = bounded_ints(request.form.getlist("submission_id"))
     sources = services.sources_by_id(user, ids)
     unknown: list[str] = []
     if request.form.get("references"):

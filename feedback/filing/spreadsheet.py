@@ -44,6 +44,7 @@ from feedback.filing.kinds import (
 )
 from feedback.filing.text import clean_text
 from feedback.filing.uploads import UploadRejected, check_zip_safety
+from feedback.reports.xlsx import needs_quote_prefix
 
 __all__ = [
     "GUIDE_SHEET",
@@ -108,8 +109,6 @@ _MIB: Final = 1024 * 1024
 
 _ITEM_SEPARATORS: Final = re.compile(r"[、,，;；\n]+")
 _PLAN_CODE: Final = re.compile(r"[A-Z][A-Z0-9]*(?:\.[A-Z0-9]+)*")
-# openpyxl stores these as text, but Excel turns them into formulas on edit or CSV export.
-_FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 # Longest first, so "广西壮族自治区" loses "壮族自治区" rather than just "自治区".
 _PROVINCE_SUFFIXES: Final = (
     "维吾尔自治区",
@@ -308,7 +307,9 @@ def _put(ws: Any, row: int, column: int, value: str) -> Any:
     cell.value = text
     # After the value: assigning a value infers the type again and would undo this.
     cell.data_type = "s"
-    if text.lstrip(" ").startswith(_FORMULA_TRIGGERS):
+    # openpyxl stores trigger-led text as text, but Excel turns it into a formula on edit or CSV
+    # export; the shared rule also skips non-ASCII blanks ("\u3000＝1").
+    if needs_quote_prefix(text):
         cell.quotePrefix = True
     return cell
 

@@ -36,6 +36,7 @@ from feedback.filing.forms import NoteForm, SubmissionFormBase, fill_choices, fo
 from feedback.filing.kinds import KINDS, Kind
 from feedback.forms import show_errors
 from feedback.models import ORG_ROLES, Attachment, Status, Submission, User, utcnow
+from feedback.paging import bounded_int, page_arg
 from feedback.reports import services as reports
 from feedback.security import acting_user, require_roles
 
@@ -77,8 +78,8 @@ def index() -> ResponseReturnValue:
         query = query.where(Submission.status == Status(filters["status"]))
     if filters["kind"] in set(Kind):
         query = query.where(Submission.kind == Kind(filters["kind"]))
-    if filters["campaign"].isdigit():
-        query = query.where(Submission.campaign_id == int(filters["campaign"]))
+    if (campaign_id := bounded_int(filters["campaign"])) is not None:
+        query = query.where(Submission.campaign_id == campaign_id)
     if filters["q"]:
         pattern = f"%{filters['q']}%"
         query = query.where(
@@ -90,6 +91,7 @@ def index() -> ResponseReturnValue:
         )
     page = db.paginate(
         query.order_by(Submission.updated_at.desc(), Submission.id.desc()),
+        page=page_arg(),  # Flask-SQLAlchemy's own reading overflows on a 30-digit page
         per_page=PAGE_SIZE,
         error_out=False,
         count=True,
@@ -256,7 +258,8 @@ def _version(form: SubmissionFormBase) -> int | None:
     raw = (form.version.data or "").strip()
     if not raw:
         return None
-    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
+    version = bounded_int(raw)
+    return -1 if version is None else version
 
 
 def _submit_saved(form: SubmissionFormBase, submission: Submission) -> ResponseReturnValue:
@@ -293,15 +296,18 @@ def _form_again(
 def _receive_files() -> list[uploads.CheckedFile]:
     max_bytes = int(current_app.config["ATTACHMENT_MAX_BYTES"])
     temp_dir = _upload_dir() / ".tmp"
+    storages = [s for s in request.files.getlist("attachments") if s and s.filename]
+    if len(storages) > services.MAX_ATTACHMENTS:
+        # Refused before any is read: otherwise one request of hundreds of small files would
+        # have each copied to disk and its content checked, only to be refused by the count.
+        raise uploads.UploadRejected(_("每份材料最多 %(n)d 个附件。", n=services.MAX_ATTACHMENTS))
     received: list[uploads.CheckedFile] = []
     try:
-        for storage in request.files.getlist("attachments"):
-            if not storage or not storage.filename:
-                continue
+        for storage in storages:
             received.append(
                 uploads.receive_upload(
                     cast(BinaryIO, storage.stream),
-                    storage.filename,
+                    storage.filename or "",  # never empty: filtered above
                     temp_dir=temp_dir,
                     max_bytes=max_bytes,
                 )

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
+from feedback.paging import bounded_int
 from feedback.reports.services import ReportInput
 
 
@@ -37,7 +38,7 @@ class ReportForm(FlaskForm):
             period_label=self.period_label.data or "",
             period_start=self.period_start.data,
             period_end=self.period_end.data,
-            campaign_id=int(raw) if raw.isdigit() else None,
+            campaign_id=bounded_int(raw),
             issuer=self.issuer.data or "",
         )
 

@@ -40,6 +40,7 @@ from feedback.models import (
     Role,
     utcnow,
 )
+from feedback.paging import bounded_int, bounded_ints
 from feedback.reports import compile as compiling
 from feedback.reports import services, xlsx
 from feedback.reports.forms import ReportForm, SentForm
@@ -82,7 +83,8 @@ def _campaigns() -> list[tuple[int, str]]:
 
 def _version_field() -> int:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
+    version = bounded_int(raw)
+    return -1 if version is None else version
 
 
 @bp.route("/")
@@ -197,7 +199,7 @@ def add_items(report_id: int) -> ResponseReturnValue:
     """Add consolidated suggestions (chosen) and submissions (by reference number)."""
     report = _act(report_id)
     user = acting_user()
-    ids = [int(v) for v in request.form.getlist("consolidated_id") if v.isdigit() and len(v) < 10]
+    ids = bounded_ints(request.form.getlist("consolidated_id"))
     chosen = list(
         db.session.scalars(select(ConsolidatedSuggestion).where(ConsolidatedSuggestion.id.in_(ids)))
     )
@@ -387,7 +389,8 @@ def mark_sent(report_id: int, number: int) -> ResponseReturnValue:
     edition = _version_or_404(report, number)
     form = SentForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
+        # The messages are lazy strings (translated when shown); join wants real ones.
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
         return redirect(url_for(".detail", report_id=report_id), 303)
     assert form.sent_on.data is not None  # DataRequired
     try:

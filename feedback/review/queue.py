@@ -33,6 +33,7 @@ from feedback.models import (
     submission_plan_item,
     submission_tag,
 )
+from feedback.paging import bounded_int
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("status", "kind", "org", "org_kind", "province", "plan", "tag", "campaign",
@@ -66,7 +67,7 @@ class QueueFilters:
 
         def number(name: str) -> int | None:
             raw = args.get(name, "")
-            return int(raw) if raw.isdigit() and len(raw) < 10 else None
+            return bounded_int(raw)
 
         def day(name: str) -> date | None:
             try:
@@ -172,8 +173,8 @@ def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = 
         where.append(Submission.assignee_id == user.id if user else false())
     elif filters.assignee == "unassigned":
         where.append(Submission.assignee_id.is_(None))
-    elif filters.assignee.isdigit():
-        where.append(Submission.assignee_id == int(filters.assignee))
+    elif (assignee_id := bounded_int(filters.assignee)) is not None:
+        where.append(Submission.assignee_id == assignee_id)
     if filters.date_from:
         start = datetime.combine(filters.date_from, time.min, CHINA).astimezone(UTC)
         where.append(Submission.submitted_at >= start)

@@ -282,9 +282,11 @@ def save_view(user: User, name: str, query: str) -> SavedView:
     return view
 
 
-def delete_view(user: User, view_id: int) -> None:
-    """Remove one of the user's own saved views (others' are not found)."""
+def delete_view(user: User, view_id: int) -> bool:
+    """Remove one of the user's own saved views; False if there is none (others' are not found)."""
     view = db.session.get(SavedView, view_id)
-    if view is not None and view.user_id == user.id:
-        db.session.delete(view)
-        db.session.flush()
+    if view is None or view.user_id != user.id:
+        return False
+    db.session.delete(view)
+    db.session.flush()
+    return True

@@ -31,9 +31,10 @@ from feedback.models import (
     Tag,
     User,
 )
+from feedback.paging import bounded_int, bounded_ints
 from feedback.reports import services as reports
 from feedback.review import dashboard, queue, services, similarity
-from feedback.security import acting_user, require_roles
+from feedback.security import acting_user, is_safe_local_path, require_roles
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -111,7 +112,8 @@ def assign(submission_id: int) -> ResponseReturnValue:
         abort(400)
     user = acting_user()
     raw = request.form.get("assignee", "")
-    target = user if raw == "me" else (db.session.get(User, int(raw)) if raw.isdigit() else None)
+    ident = bounded_int(raw)
+    target = user if raw == "me" else (db.session.get(User, ident) if ident is not None else None)
     try:
         services.assign(user, submission, target)
     except ValidationFailed as failure:
@@ -120,9 +122,11 @@ def assign(submission_id: int) -> ResponseReturnValue:
     else:
         db.session.commit()
         flash(_("已分配给%(name)s。", name=target.name) if target else _("已取消分配。"), "success")
-    return redirect(
-        request.form.get("back") or url_for("review.detail", submission_id=submission_id), 303
-    )
+    back = request.form.get("back", "")
+    # Only a path on this site: the field comes back from the browser and could name any URL.
+    if not is_safe_local_path(back):
+        back = url_for("review.detail", submission_id=submission_id)
+    return redirect(back, 303)
 
 
 @bp.route("/<int:submission_id>/decide", methods=["POST"])
@@ -173,11 +177,12 @@ def edit(submission_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     form = request.form
+    priority = bounded_int(form.get("priority", "0"))
     data = services.StaffEdit(
         abstract=form.get("abstract", ""),
-        priority=int(form.get("priority", "0")) if form.get("priority", "0").isdigit() else -1,
-        plan_item_ids=[int(v) for v in form.getlist("plan_item_ids") if v.isdigit()],
-        tag_ids=[int(v) for v in form.getlist("tag_ids") if v.isdigit()],
+        priority=-1 if priority is None else priority,
+        plan_item_ids=bounded_ints(form.getlist("plan_item_ids")),
+        tag_ids=bounded_ints(form.getlist("tag_ids")),
     )
     version = form.get("version", "")
     try:
@@ -185,7 +190,7 @@ def edit(submission_id: int) -> ResponseReturnValue:
             acting_user(),
             submission,
             data,
-            int(version) if version.isdigit() and len(version) < 10 else -1,
+            -1 if (expected := bounded_int(version)) is None else expected,
         )
         db.session.commit()
     except (StaleVersion, StaleDataError):
@@ -250,25 +255,19 @@ def bulk() -> ResponseReturnValue:
     action = form.get("action", "")
     query = queue.filtered(filters, user)
     if scope == "selected":
-        ids = [int(v) for v in form.getlist("ids") if v.isdigit()]
+        ids = bounded_ints(form.getlist("ids"))
         query = query.where(Submission.id.in_(ids))
     targets = list(db.session.scalars(query.order_by(Submission.id)))
-    assignee_id = int(form["assignee_id"]) if form.get("assignee_id", "").isdigit() else None
-    tag_id = int(form["tag_id"]) if form.get("tag_id", "").isdigit() else None
-    raw_consolidated = form.get("consolidated_id", "")
+    assignee_id = bounded_int(form.get("assignee_id", ""))
+    tag_id = bounded_int(form.get("tag_id", ""))
+    consolidated_id = bounded_int(form.get("consolidated_id", ""))
     consolidated = (
-        db.session.get(ConsolidatedSuggestion, int(raw_consolidated))
-        if raw_consolidated.isdigit() and len(raw_consolidated) < 10
-        else None
+        db.session.get(ConsolidatedSuggestion, consolidated_id) if consolidated_id else None
     )
-    raw_report = form.get("report_id", "")
-    report = (
-        db.session.get(Report, int(raw_report))
-        if raw_report.isdigit() and len(raw_report) < 10
-        else None
-    )
-    confirmed = form.get("confirmed_count", "")
-    if not confirmed.isdigit():
+    report_id = bounded_int(form.get("report_id", ""))
+    report = db.session.get(Report, report_id) if report_id else None
+    confirmed = bounded_int(form.get("confirmed_count", ""))
+    if confirmed is None:
         # First step: show the exact count and ask for confirmation.
         return render_template(
             "review/bulk_confirm.html",
@@ -285,13 +284,13 @@ def bulk() -> ResponseReturnValue:
             action_form=ActionForm(),
         )
     if action == "consolidate_new":
-        return _consolidate_new(filters, targets, int(confirmed))
+        return _consolidate_new(filters, targets, confirmed)
     try:
         result = services.bulk(
             user,
             targets,
             action,
-            expected_count=int(confirmed),
+            expected_count=confirmed,
             assignee=db.session.get(User, assignee_id) if assignee_id else None,
             tag=db.session.get(Tag, tag_id) if tag_id else None,
             consolidated=consolidated,
@@ -363,7 +362,8 @@ def delete_view(view_id: int) -> ResponseReturnValue:
     """Remove one of the user's saved filters."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    services.delete_view(acting_user(), view_id)
+    if not services.delete_view(acting_user(), view_id):
+        abort(404)  # as for every object of someone else: its existence is not revealed
     db.session.commit()
     return redirect(url_for("review.index"), 303)
 
