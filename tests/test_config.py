@@ -46,6 +46,14 @@ def test_production_refuses_to_start_unsafely(
 
 
 @pytest.mark.usefixtures("clean_env")
+def test_production_refuses_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    with pytest.raises(ConfigError, match="DEBUG"):
+        create_app("production", {"DEBUG": True})
+
+
+@pytest.mark.usefixtures("clean_env")
 def test_production_starts_with_safe_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
     monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
