@@ -137,7 +137,7 @@ sqlmap_url submissions-list "$COOKIE" "$BASE/submissions/?status=draft&kind=prob
 sqlmap_url submission-detail "$COOKIE" "$BASE/submissions/${OWN_ID}*"
 
 {
-  echo "scan of $BASE on $(date -u +%Y-%m-%dT%H:%MZ); wapiti $(wapiti --version 2>/dev/null | tail -1); sqlmap $(sqlmap --version 2>/dev/null | tail -1)"
+  echo "scan of $BASE on $(date -u +%Y-%m-%dT%H:%MZ); wapiti $(wapiti --version 2>/dev/null | tail -1); sqlmap $(sqlmap --version 2>/dev/null | head -1)"
   for report in "$OUT"/wapiti-*.json; do
     echo "-- $(basename "$report")"
     "$BIN/python" - "$report" <<'PY'
