@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app feedback
 
-.PHONY: run test lint format bench init translations messages clean check-workbook
+.PHONY: run test lint format bench init translations messages clean check-workbook security-scan
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: $(VENV)/.dev translations
 # Not part of `make test`: needs LibreOffice and poppler-utils (see docs/workbook-check.md).
 check-workbook: $(VENV)/.dev translations
 	$(BIN)/python scripts/check_workbook.py
+
+# Not part of `make test`: wapiti and sqlmap (Debian) against the app on 127.0.0.1 with demo data,
+# logged in; reports in docs/scan/ (see docs/security-scan.md).
+security-scan: $(VENV)/.runtime translations
+	scripts/security_scan.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

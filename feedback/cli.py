@@ -93,6 +93,7 @@ def register(app: Flask) -> None:
         restore,
         build_report,
         export_submissions,
+        export_purge,
     ):
         app.cli.add_command(command)
 
@@ -404,6 +405,22 @@ def export_submissions(out: str, status: str, kind: str, q: str, columns: str) -
     db.session.commit()
     seconds = time.perf_counter() - started
     click.echo(f"\n已导出 {records} 份材料到 {out}（{seconds:.1f} 秒）。")
+
+
+@click.command("export-purge")
+def export_purge() -> None:
+    """Delete the files of background exports past their expiry (the job rows stay as history).
+
+    Run it daily from cron: nothing else removes them, and each holds a whole filtered set of
+    submissions (SECURITY.md row 40, residual information).
+    """
+    from feedback.audit.services import record
+    from feedback.reports import exports
+
+    removed = exports.purge_expired()
+    record("export_purge", actor=None, object_type="export", object_id=None, files=removed)
+    db.session.commit()
+    click.echo(f"已删除 {removed} 个过期的导出文件。")
 
 
 @click.command("backup")

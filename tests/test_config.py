@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +43,14 @@ def test_production_refuses_to_start_unsafely(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=message):
         create_app("production")
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_production_refuses_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    with pytest.raises(ConfigError, match="DEBUG"):
+        create_app("production", {"DEBUG": True})
 
 
 @pytest.mark.usefixtures("clean_env")
@@ -133,3 +146,68 @@ def test_foreign_keys_are_enforced(app: Flask) -> None:
     with pytest.raises(IntegrityError):
         db.session.execute(orphan)
     db.session.rollback()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (skipped where Redis is not installed)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    pytest.importorskip("redis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        server,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_login_throttle_is_shared_by_workers_through_redis(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The per-IP login limit held in Redis is one budget for every worker (SECURITY.md row 3).
+
+    With ``FEEDBACK_RATELIMIT_STORAGE_URI=redis://…`` as the deployment guide says, two app
+    instances (two gunicorn workers, or two hosts) count the same client together.
+    """
+    overrides = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_LOGIN": "3 per minute",
+        "WTF_CSRF_ENABLED": False,
+    }
+    workers = [create_app("testing", overrides), create_app("testing", overrides)]
+    form = {"email": "nobody@example.cn", "password": "wrong-password-1"}
+    statuses = [
+        workers[n % 2].test_client().post("/auth/login", data=form).status_code for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    for worker in workers:
+        with worker.app_context():
+            db.engine.dispose()

@@ -96,6 +96,21 @@ def test_first_login_forces_password_change(client: FlaskClient) -> None:
     assert client.get("/").status_code == 200
 
 
+def test_password_change_needs_the_current_password_and_ends_other_sessions(app: Flask) -> None:
+    """SECURITY.md row 7: a wrong current password changes nothing; a change logs out the rest."""
+    user = make_user()
+    here, elsewhere = app.test_client(), app.test_client()
+    login(here, user.email, PASSWORD)
+    login(elsewhere, user.email, PASSWORD)
+    fields = {"new_password": "Xin-Mima-2026!", "confirm_password": "Xin-Mima-2026!"}
+    refused = post_form(here, "/auth/password", {"current_password": "Wrong-Pass-99!", **fields})
+    assert refused.status_code == 200
+    assert elsewhere.get("/").status_code == 200  # nothing changed
+    changed = post_form(here, "/auth/password", {"current_password": PASSWORD, **fields})
+    assert changed.status_code == 302
+    assert elsewhere.get("/").status_code == 302  # the other device is logged out
+
+
 def test_weak_new_password_is_refused_and_explained(client: FlaskClient) -> None:
     user = make_user(must_change_password=True)
     login(client, user.email, PASSWORD)

@@ -150,3 +150,38 @@ def test_command_line_export_and_report(app: Flask, tmp_path: Path) -> None:
     result = runner.invoke(args=["build-report", "--id", "99", "--out", str(tmp_path / "r.xlsx")])
     assert result.exit_code == 1 and "99" in result.output
     assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_export_purge_command_deletes_expired_files_only(app: Flask) -> None:
+    """Expired export files leave the disk; a live one stays; the job rows stay; audited."""
+    from datetime import timedelta
+
+    from feedback.models import ExportStatus, utcnow
+
+    owner = make_user(Role.REVIEWER)
+    folder = exports.export_dir(app)
+    now = utcnow()
+    jobs = {}
+    for name, expires in (("old", now - timedelta(hours=1)), ("live", now + timedelta(days=6))):
+        (folder / f"{name}.xlsx").write_bytes(b"PK")
+        job = ExportJob(user_id=owner.id, file_format="xlsx", query="", columns=[], rows_total=1,
+                        status=ExportStatus.DONE, stored_name=f"{name}.xlsx", finished_at=now,
+                        expires_at=expires)  # fmt: skip
+        db.session.add(job)
+        jobs[name] = job
+    db.session.commit()
+    ids = {name: job.id for name, job in jobs.items()}
+
+    result = app.test_cli_runner().invoke(args=["export-purge"])
+
+    assert result.exit_code == 0, result.output
+    assert "1" in result.output
+    assert not (folder / "old.xlsx").exists()
+    assert (folder / "live.xlsx").exists()
+    db.session.expire_all()
+    assert db.session.get_one(ExportJob, ids["old"]).stored_name is None
+    assert db.session.get_one(ExportJob, ids["live"]).stored_name == "live.xlsx"
+    event = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "export_purge")
+    ).one()
+    assert '"files": 1' in (event.detail or "")
