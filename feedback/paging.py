@@ -32,6 +32,13 @@ def bounded_int(raw: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
+def expected_version(raw: str) -> int:
+    """The version counter a form was loaded with; -1 (matches no row) when it is missing or
+    malformed, so that a service's version check reports a conflict rather than a crash."""
+    value = bounded_int(raw)
+    return -1 if value is None else value
+
+
 def bounded_ints(values: Iterable[str]) -> list[int]:
     """The values that :func:`bounded_int` accepts, as ints (the rest are ignored)."""
     return [number for raw in values if (number := bounded_int(raw)) is not None]

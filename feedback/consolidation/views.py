@@ -17,7 +17,7 @@ from feedback.extensions import db
 from feedback.filing.views import visible_or_404
 from feedback.forms import show_errors
 from feedback.models import STAFF_ROLES, ConsolidatedSource, ConsolidatedSuggestion, Submission
-from feedback.paging import bounded_int, bounded_ints
+from feedback.paging import bounded_int, bounded_ints, expected_version
 from feedback.security import acting_user, is_safe_local_path, require_roles
 
 bp = Blueprint("consolidation", __name__, url_prefix="/review/consolidated")
@@ -106,7 +106,7 @@ def edit(suggestion_id: int) -> ResponseReturnValue:
                 acting_user(),
                 suggestion,
                 form.to_input(),
-                -1 if (expected := bounded_int(version)) is None else expected,
+                expected_version(version),
             )
             db.session.commit()
         except (StaleVersion, StaleDataError):

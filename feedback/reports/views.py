@@ -40,7 +40,7 @@ from feedback.models import (
     Role,
     utcnow,
 )
-from feedback.paging import bounded_int, bounded_ints
+from feedback.paging import bounded_ints, expected_version
 from feedback.reports import compile as compiling
 from feedback.reports import services, xlsx
 from feedback.reports.forms import ReportForm, SentForm
@@ -79,12 +79,6 @@ def _version_or_404(report: Report, number: int) -> ReportVersion:
 def _campaigns() -> list[tuple[int, str]]:
     rows = db.session.execute(select(Campaign.id, Campaign.title).order_by(Campaign.id.desc()))
     return [(ident, title) for ident, title in rows]
-
-
-def _version_field() -> int:
-    raw = request.form.get("version", "")
-    version = bounded_int(raw)
-    return -1 if version is None else version
 
 
 @bp.route("/")
@@ -130,7 +124,12 @@ def edit(report_id: int) -> ResponseReturnValue:
         form.campaign_id.data = str(report.campaign_id or "")
     elif form.validate_on_submit():
         try:
-            services.update(acting_user(), report, form.to_input(), _version_field())
+            services.update(
+                acting_user(),
+                report,
+                form.to_input(),
+                expected_version(request.form.get("version", "")),
+            )
             db.session.commit()
         except (StaleVersion, StaleDataError):
             db.session.rollback()
@@ -278,7 +277,13 @@ def reword(report_id: int, item_id: int) -> ResponseReturnValue:
             abort(400)
         values = {name: request.form.get(name, "") for name in services.WORDING_FIELDS[kind]}
         try:
-            services.reword(acting_user(), report, item, values, _version_field())
+            services.reword(
+                acting_user(),
+                report,
+                item,
+                values,
+                expected_version(request.form.get("version", "")),
+            )
             db.session.commit()
         except (StaleVersion, StaleDataError):
             db.session.rollback()

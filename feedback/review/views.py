@@ -31,7 +31,7 @@ from feedback.models import (
     Tag,
     User,
 )
-from feedback.paging import bounded_int, bounded_ints
+from feedback.paging import bounded_int, bounded_ints, expected_version
 from feedback.reports import services as reports
 from feedback.review import dashboard, queue, services, similarity
 from feedback.security import acting_user, is_safe_local_path, require_roles
@@ -190,7 +190,7 @@ def edit(submission_id: int) -> ResponseReturnValue:
             acting_user(),
             submission,
             data,
-            -1 if (expected := bounded_int(version)) is None else expected,
+            expected_version(version),
         )
         db.session.commit()
     except (StaleVersion, StaleDataError):
