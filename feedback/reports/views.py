@@ -33,11 +33,13 @@ from feedback.forms import show_errors
 from feedback.models import (
     STAFF_ROLES,
     Campaign,
+    ConsolidatedSource,
     ConsolidatedSuggestion,
     Report,
     ReportItem,
     ReportVersion,
     Role,
+    Submission,
     utcnow,
 )
 from feedback.paging import bounded_ints, expected_version
@@ -54,12 +56,22 @@ DEFAULT_TITLE = "关于《“十四五”危险化学品安全生产规划方案
 
 
 def _report_or_404(report_id: int) -> Report:
+    items = selectinload(Report.items)
+    submission = items.selectinload(ReportItem.submission)
+    consolidated = items.selectinload(ReportItem.consolidated)
     query = (
         select(Report)
         .where(Report.id == report_id)
         .options(
-            selectinload(Report.items).selectinload(ReportItem.submission),
-            selectinload(Report.items).selectinload(ReportItem.consolidated),
+            # Everything the page and the workbook read per item, in a fixed number of queries
+            # however many items there are.
+            submission.selectinload(Submission.organisation),
+            submission.selectinload(Submission.plan_items),
+            submission.selectinload(Submission.tags),
+            consolidated.selectinload(ConsolidatedSuggestion.plan_items),
+            consolidated.selectinload(ConsolidatedSuggestion.links)
+            .selectinload(ConsolidatedSource.submission)
+            .selectinload(Submission.organisation),
             selectinload(Report.editions),
         )
     )

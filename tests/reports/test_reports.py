@@ -323,3 +323,35 @@ def test_statistics_count_by_kind_and_plan_item(app: Flask) -> None:
     s3 = next(r for r in values if r[0] and str(r[0]).startswith("S3"))
     e1 = next(r for r in values if r[0] and str(r[0]).startswith("E1"))
     assert s3[1:4] == [0, 1, 0] and e1[1:4] == [0, 0, 1]
+
+
+def test_the_report_page_costs_the_same_with_three_or_twenty_items(client: FlaskClient) -> None:
+    """No per-item queries (N+1) on the compiler's page or in the workbook it builds."""
+    from sqlalchemy import event
+
+    compiler = make_user(Role.COMPILER)
+    login(client, compiler.email, PASSWORD)
+    accepted = [_accepted(make_user(), title=f"第{n}份已采用的问题材料") for n in range(20)]
+    few, many = _report(compiler, "三项的报告"), _report(compiler, "二十项的报告")
+    services.add_items(compiler, few, submissions=accepted[:3])
+    services.add_items(compiler, many, submissions=accepted)
+    db.session.commit()
+
+    def count_queries(path: str) -> int:
+        statements: list[str] = []
+
+        def note(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            response = client.get(path)
+            assert response.status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        return len(statements)
+
+    for page in ("", "/preview"):
+        assert count_queries(f"/reports/{many.id}{page}") == count_queries(
+            f"/reports/{few.id}{page}"
+        ), page
