@@ -136,3 +136,31 @@ def test_a_park_officer_sees_the_ministry_response_on_a_phone(
     expect(phone.get_by_text("已报部", exact=True)).to_be_visible()
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+def test_a_large_export_runs_in_the_background_and_downloads(
+    live_server: str, page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedback.reports import exports
+
+    monkeypatch.setattr(exports, "DIRECT_LIMIT", 2)  # three rows count as "large" here
+    seed_taxonomy()
+    officer = make_user(Role.SUBMITTER)
+    for n in range(3):
+        make_submission(officer, submit=True, title=f"后台导出的第{n}份问题材料")
+    make_user(Role.REVIEWER, email="li@cpcif.cn", name="李处长")
+    db.session.commit()
+
+    log_in(page, live_server, "li@cpcif.cn")
+    page.goto(f"{live_server}/review/")
+    page.get_by_role("link", name="导出", exact=True).click()
+    expect(page.get_by_text("超过 2 份的导出在后台生成")).to_be_visible()
+    page.get_by_role("button", name="导出 3 份").click()
+    # The progress page polls and reloads itself when the file is ready.
+    download_link = page.get_by_role("link", name=re.compile("下载 材料导出-"))
+    expect(download_link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        download_link.click()
+    book = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    titles = [row[1] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert sorted(titles) == [f"后台导出的第{n}份问题材料" for n in range(3)]
