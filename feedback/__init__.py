@@ -43,7 +43,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from feedback import database, formatting, labels, search, security
+    from feedback import assets, database, formatting, labels, search, security
     from feedback.audit import chain
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
@@ -55,6 +55,8 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     init_login(app)
+    # Before the security headers: after_request hooks run last-registered first.
+    assets.init_assets(app)
     security.init_security(app)
     # Every audit record joins the hash chain when it is flushed, in the action's transaction.
     chain.install(app)
