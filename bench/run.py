@@ -1,6 +1,7 @@
 """Benchmarks: seed a fresh database, time the pages people use, record the results.
 
-Run with ``make bench``. Uses SQLite in a temporary folder by default, PostgreSQL when
+Run with ``python -m bench.run`` (or ``FEEDBACK_BENCH_INPROCESS=1 make bench``, after the gunicorn
+load test of ``bench/load_bench.py``). Uses SQLite in a temporary folder by default, PostgreSQL when
 ``FEEDBACK_BENCH_DATABASE_URL`` is set. Times are measured inside the app (Flask test client, no
 network), so they show what the server spends per request. Results are appended to
 ``bench/RESULTS.md`` with the machine's facts, keeping earlier runs for comparison.
