@@ -149,3 +149,25 @@ def machine(database: str) -> str:
         version = db.session.scalar(text("SHOW server_version"))
         facts += f", PostgreSQL {version}"
     return facts
+
+
+def busiest_park_submitter() -> str:
+    """The submitter of the park with the most submissions (the heaviest list page)."""
+    from sqlalchemy import func
+
+    from feedback.models import Role, Submission, User, UserRole
+
+    org_id = db.session.scalar(
+        select(Submission.organisation_id)
+        .group_by(Submission.organisation_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    )
+    email = db.session.scalar(
+        select(User.email)
+        .join(UserRole)
+        .where(User.organisation_id == org_id, UserRole.role == Role.SUBMITTER)
+        .limit(1)
+    )
+    assert email
+    return email

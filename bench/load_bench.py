@@ -62,9 +62,18 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pyotp
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
-from bench.common import TOKEN, add_section, fresh_totp, machine, make_app, percentile, seed
+from bench.common import (
+    TOKEN,
+    add_section,
+    busiest_park_submitter,
+    fresh_totp,
+    machine,
+    make_app,
+    percentile,
+    seed,
+)
 from feedback.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,18 +237,7 @@ def prepare(app: Flask) -> Fixture:
         seeded = seed(app, SUBMISSIONS)
         db.session.remove()
     with app.app_context():
-        busiest = db.session.scalar(
-            select(Submission.organisation_id)
-            .group_by(Submission.organisation_id)
-            .order_by(func.count().desc())
-            .limit(1)
-        )
-        submitter = db.session.scalar(
-            select(User.email)
-            .join(UserRole)
-            .where(User.organisation_id == busiest, UserRole.role == Role.SUBMITTER)
-            .limit(1)
-        )
+        submitter = busiest_park_submitter()
         compiler = db.session.scalars(
             select(User).join(UserRole).where(UserRole.role == Role.COMPILER).limit(1)
         ).one()
@@ -605,8 +603,8 @@ def record(
         f"Machine: {facts}; load average {load:.1f} at the end. `bench/load_bench.py`: "
         f"{fixture.seeding}; gunicorn {server_settings()} on 127.0.0.1 (`FEEDBACK_ENV="
         f"development`, access log on), wrk on the same machine, {SECONDS} s per run; login "
-        f"throttle raised to {LOGIN_LIMIT} for this server only. Client side = wrk (connect "
-        "included); server side = gunicorn's `%(D)s` for the same requests. Errors = status ≥ 400 "
+        f"throttle raised to {LOGIN_LIMIT} for this server only. Client side = wrk (waiting in "
+        "the listen backlog included); server side = gunicorn's `%(D)s` for the same requests. Errors = status ≥ 400 "
         "+ socket errors.",
         "",
         "| page | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | server p50 ms "

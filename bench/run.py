@@ -19,33 +19,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import add_section, logged_in_client, make_app, percentile, seed
+from bench.common import (
+    add_section,
+    busiest_park_submitter,
+    logged_in_client,
+    make_app,
+    percentile,
+    seed,
+)
 from feedback.extensions import db
 
 REQUESTS = int(os.environ.get("FEEDBACK_BENCH_REQUESTS", "300"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
-
-
-def _busiest_park_submitter() -> str:
-    """The submitter of the park with the most submissions (the heaviest list page)."""
-    from sqlalchemy import func, select
-
-    from feedback.models import Role, Submission, User, UserRole
-
-    org_id = db.session.scalar(
-        select(Submission.organisation_id)
-        .group_by(Submission.organisation_id)
-        .order_by(func.count().desc())
-        .limit(1)
-    )
-    email = db.session.scalar(
-        select(User.email)
-        .join(UserRole)
-        .where(User.organisation_id == org_id, UserRole.role == Role.SUBMITTER)
-        .limit(1)
-    )
-    assert email
-    return email
 
 
 def _time_page(client: object, path: str) -> dict[str, float]:
@@ -71,7 +56,7 @@ def main() -> None:
             seeded = seed(app, SUBMISSIONS)
             email, password = seeded.reviewer_email, seeded.password
             database = db.engine.dialect.name
-            park_email = _busiest_park_submitter()
+            park_email = busiest_park_submitter()
             from sqlalchemy import select
 
             from feedback.models import Submission, User
