@@ -604,8 +604,8 @@ def record(
         f"{fixture.seeding}; gunicorn {server_settings()} on 127.0.0.1 (`FEEDBACK_ENV="
         f"development`, access log on), wrk on the same machine, {SECONDS} s per run; login "
         f"throttle raised to {LOGIN_LIMIT} for this server only. Client side = wrk (waiting in "
-        "the listen backlog included); server side = gunicorn's `%(D)s` for the same requests. Errors = status ≥ 400 "
-        "+ socket errors.",
+        "the listen backlog included); server side = gunicorn's `%(D)s` for the same requests. "
+        "Errors = status ≥ 400 + socket errors.",
         "",
         "| page | clients | requests/s | p50 ms | p95 ms | p99 ms | errors | server p50 ms "
         "| server p95 ms |",
