@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from feedback.consolidation import services as consolidation
 from feedback.exceptions import PermissionDenied, ValidationFailed
@@ -23,7 +23,7 @@ from feedback.filing.kinds import Kind, Sensitivity
 from feedback.models import Notification, OrgKind, ParkLevel, Report, Role, Status, Submission, User
 from feedback.reports import services
 from feedback.reports.compile import build_workbook, organisation_for_ministry
-from tests.conftest import csrf_token, login, post_form
+from tests.conftest import csrf_token, login, post_form, transaction_begins
 from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
 
 
@@ -371,17 +371,8 @@ def test_downloads_take_the_sqlite_write_lock_only_for_their_record(
     services.freeze(compiler, report)
     db.session.commit()
     login(client, compiler.email, PASSWORD)
-    begins: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("BEGIN"):
-            begins.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
+    with transaction_begins() as begins:
         response = client.get(path.format(id=report.id))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
     assert response.status_code == 200
     assert begins[0] == "BEGIN", begins
     assert begins.count("BEGIN IMMEDIATE") == 1, begins
