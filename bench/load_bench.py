@@ -398,7 +398,7 @@ def wrk(url: str, clients: int, cookie: str) -> dict[str, int]:
     """One wrk run of SECONDS at ``clients`` connections; its WRK_JSON numbers."""
     command = [
         "wrk", "--threads", str(min(clients, 2)), "--connections", str(clients),
-        "--duration", f"{SECONDS}s", "--timeout", "10s", "--script", str(LUA),
+        "--duration", f"{SECONDS}s", "--timeout", "30s", "--script", str(LUA),
     ]  # fmt: skip
     if cookie:
         command += ["--header", f"Cookie: {cookie}"]
@@ -602,7 +602,8 @@ def record(
         "",
         f"Machine: {facts}; load average {load:.1f} at the end. `bench/load_bench.py`: "
         f"{fixture.seeding}; gunicorn {server_settings()} on 127.0.0.1 (`FEEDBACK_ENV="
-        f"development`, access log on), wrk on the same machine, {SECONDS} s per run; login "
+        f"development`, `--timeout 60` as in docs/deploy.md, access log on), wrk on the same "
+        f"machine, {SECONDS} s per run (a response later than 30 s counts as an error); login "
         f"throttle raised to {LOGIN_LIMIT} for this server only. Client side = wrk (waiting in "
         "the listen backlog included); server side = gunicorn's `%(D)s` for the same requests. "
         "Errors = status ≥ 400 + socket errors.",
