@@ -48,8 +48,9 @@ format: $(VENV)/.dev
 test: $(VENV)/.dev translations lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# gunicorn on 127.0.0.1 under wrk (Debian package); FEEDBACK_BENCH_INPROCESS=1 adds bench/run.py.
 bench: $(VENV)/.dev translations
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.load_bench
 
 # Not part of `make test`: needs LibreOffice and poppler-utils (see docs/workbook-check.md).
 check-workbook: $(VENV)/.dev translations

@@ -89,14 +89,12 @@ def seed(app: Flask, submissions: int) -> Seeded:
     return Seeded(reviewer.group(1), password.group(1), seconds, what)
 
 
-def logged_in_client(app: Flask, email: str, password: str) -> FlaskClient:
-    """A test client with a session for ``email``.
+def fresh_totp(app: Flask, email: str) -> str:
+    """The TOTP secret of ``email``, given one if they have none; its last used step forgotten.
 
-    Staff must have a second factor (TOTP): one is given to the user directly here if they have
-    none, and the code step of the login is completed with its current code.
+    Staff must pass a second factor; forgetting the last step lets the current code be used again
+    (a code is accepted once per 30-second step), so a benchmark can log in as often as it needs.
     """
-    import pyotp
-
     from feedback.auth.mfa import new_secret
     from feedback.models import User, utcnow
 
@@ -108,6 +106,19 @@ def logged_in_client(app: Flask, email: str, password: str) -> FlaskClient:
         user.mfa_last_step = None
         secret = user.mfa_secret
         db.session.commit()
+        db.session.remove()
+    return secret
+
+
+def logged_in_client(app: Flask, email: str, password: str) -> FlaskClient:
+    """A test client with a session for ``email``.
+
+    Staff must have a second factor (TOTP): one is given to the user directly here if they have
+    none, and the code step of the login is completed with its current code.
+    """
+    import pyotp
+
+    secret = fresh_totp(app, email)
     client = app.test_client()
 
     def post(path: str, data: dict[str, str]) -> Any:
@@ -138,3 +149,25 @@ def machine(database: str) -> str:
         version = db.session.scalar(text("SHOW server_version"))
         facts += f", PostgreSQL {version}"
     return facts
+
+
+def busiest_park_submitter() -> str:
+    """The submitter of the park with the most submissions (the heaviest list page)."""
+    from sqlalchemy import func
+
+    from feedback.models import Role, Submission, User, UserRole
+
+    org_id = db.session.scalar(
+        select(Submission.organisation_id)
+        .group_by(Submission.organisation_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    )
+    email = db.session.scalar(
+        select(User.email)
+        .join(UserRole)
+        .where(User.organisation_id == org_id, UserRole.role == Role.SUBMITTER)
+        .limit(1)
+    )
+    assert email
+    return email

@@ -1,6 +1,7 @@
 """Benchmarks: seed a fresh database, time the pages people use, record the results.
 
-Run with ``make bench``. Uses SQLite in a temporary folder by default, PostgreSQL when
+Run with ``python -m bench.run`` (or ``FEEDBACK_BENCH_INPROCESS=1 make bench``, after the gunicorn
+load test of ``bench/load_bench.py``). Uses SQLite in a temporary folder by default, PostgreSQL when
 ``FEEDBACK_BENCH_DATABASE_URL`` is set. Times are measured inside the app (Flask test client, no
 network), so they show what the server spends per request. Results are appended to
 ``bench/RESULTS.md`` with the machine's facts, keeping earlier runs for comparison.
@@ -18,33 +19,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import add_section, logged_in_client, make_app, percentile, seed
+from bench.common import (
+    add_section,
+    busiest_park_submitter,
+    logged_in_client,
+    make_app,
+    percentile,
+    seed,
+)
 from feedback.extensions import db
 
 REQUESTS = int(os.environ.get("FEEDBACK_BENCH_REQUESTS", "300"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
-
-
-def _busiest_park_submitter() -> str:
-    """The submitter of the park with the most submissions (the heaviest list page)."""
-    from sqlalchemy import func, select
-
-    from feedback.models import Role, Submission, User, UserRole
-
-    org_id = db.session.scalar(
-        select(Submission.organisation_id)
-        .group_by(Submission.organisation_id)
-        .order_by(func.count().desc())
-        .limit(1)
-    )
-    email = db.session.scalar(
-        select(User.email)
-        .join(UserRole)
-        .where(User.organisation_id == org_id, UserRole.role == Role.SUBMITTER)
-        .limit(1)
-    )
-    assert email
-    return email
 
 
 def _time_page(client: object, path: str) -> dict[str, float]:
@@ -70,7 +56,7 @@ def main() -> None:
             seeded = seed(app, SUBMISSIONS)
             email, password = seeded.reviewer_email, seeded.password
             database = db.engine.dialect.name
-            park_email = _busiest_park_submitter()
+            park_email = busiest_park_submitter()
             from sqlalchemy import select
 
             from feedback.models import Submission, User

@@ -12,6 +12,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from feedback import create_app
 from feedback.extensions import db
@@ -182,3 +183,19 @@ def login(client: FlaskClient, email: str, password: str, *, code: str | None = 
         code = code if code is not None else totp_code(email)
         response = post_form(client, "/auth/mfa", {"code": code})
     return response
+
+
+@contextmanager
+def transaction_begins() -> Iterator[list[str]]:
+    """The BEGIN statements (``BEGIN`` or ``BEGIN IMMEDIATE`` on SQLite) run inside the block."""
+    begins: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield begins
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)

@@ -211,3 +211,11 @@ def test_login_throttle_is_shared_by_workers_through_redis(
     for worker in workers:
         with worker.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_login_rate_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    assert create_app("development").config["RATELIMIT_LOGIN"] == "20 per minute"
+    monkeypatch.setenv("FEEDBACK_RATELIMIT_LOGIN", "1000 per minute")
+    assert create_app("development").config["RATELIMIT_LOGIN"] == "1000 per minute"

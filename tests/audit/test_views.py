@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from feedback.extensions import db
 from feedback.models import AuditRecord, Role, User
 from tests.audit.helpers import tamper
-from tests.conftest import login
+from tests.conftest import login, transaction_begins
 from tests.factories import PASSWORD, make_user
 
 
@@ -177,17 +177,8 @@ def test_long_reads_do_not_hold_the_sqlite_write_lock(client: FlaskClient, path:
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL only locks the chain when the record is flushed")
     _auditor(client)
-    begins: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("BEGIN"):
-            begins.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
+    with transaction_begins() as begins:
         client.get(path).close()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
     # The read (and the login check) deferred; only the audit record's transaction IMMEDIATE.
     assert begins[0] == "BEGIN", begins
     assert begins.count("BEGIN IMMEDIATE") == 1, begins
