@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.audit.services import record
+from feedback.database import next_transaction_writes
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.filing.text import clean_text
@@ -138,6 +139,8 @@ def authenticate(raw: str, now: datetime | None = None) -> ApiToken | None:
         reason = "expired"
     elif not token.owner.is_active:
         reason = "owner_inactive"
+    if reason is not None or _stamp_due(token, now):
+        _write_apart()
     if reason is not None:
         record(
             "api_token_refused",
@@ -149,9 +152,24 @@ def authenticate(raw: str, now: datetime | None = None) -> ApiToken | None:
             reason=reason,
         )
         return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+    if _stamp_due(token, now):
         token.last_used_at = now  # written at most once a minute, not on every request
     return token
+
+
+def _stamp_due(token: ApiToken, now: datetime) -> bool:
+    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
+
+
+def _write_apart() -> None:
+    """End the look-up's read transaction; the write that follows begins IMMEDIATE on SQLite.
+
+    A GET reads the token in a deferred transaction; writing in that same transaction would
+    upgrade a read snapshot, which SQLite refuses at once ("database is locked") when another
+    process has written since. The token is read again under the write lock.
+    """
+    db.session.commit()
+    next_transaction_writes()
 
 
 def revoke(actor: User, token: ApiToken) -> None:

@@ -14,7 +14,7 @@ from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.models import ApiToken, AuditRecord, Role, utcnow
 from tests.api.conftest import bearer, forced_token, row_of, token_for
-from tests.conftest import csrf_token, login, post_form
+from tests.conftest import csrf_token, login, post_form, transaction_begins
 from tests.factories import PASSWORD, make_submission, make_user
 
 
@@ -69,6 +69,31 @@ def test_a_live_token_authenticates_and_records_its_use(client: FlaskClient) -> 
     response = client.get("/api/v1/organisations", headers=bearer(raw))
     assert response.status_code == 200
     assert row_of(raw).last_used_at is not None
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_a_get_writes_the_tokens_use_under_the_sqlite_write_lock(
+    client: FlaskClient, revoked: bool
+) -> None:
+    # A GET's deferred read transaction cannot be upgraded to write once another process has
+    # written ("database is locked"): the stamp of use, or the refusal's audit record, is
+    # written in a transaction of its own that takes the lock up front.
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no read-to-write lock upgrade")
+    user = make_user()
+    raw = token_for(user, "read")
+    if revoked:
+        tokens.revoke(user, row_of(raw))
+        db.session.commit()
+    with transaction_begins() as begins:
+        response = client.get("/api/v1/organisations", headers=bearer(raw))
+    assert response.status_code == (401 if revoked else 200)
+    assert begins[:2] == ["BEGIN", "BEGIN IMMEDIATE"], begins
+    assert begins.count("BEGIN IMMEDIATE") == 1, begins
+    with transaction_begins() as again:
+        client.get("/api/v1/organisations", headers=bearer(raw))
+    if not revoked:  # stamped a moment ago: the next GET only reads
+        assert "BEGIN IMMEDIATE" not in again, again
 
 
 @pytest.mark.parametrize(
