@@ -737,7 +737,7 @@ def received_in_order(
         # it). "+key" keeps SQLite off the key index, "key > 0" lets it use the partial index on
         # (sent, submission_id): a seek to the position instead of a sort of the whole range.
         bound = _DOC.alias("bound")
-        key = literal_column("+bound.key")
+        key: ColumnElement[int] = literal_column("+bound.key", Integer)
         first_after = (
             select(bound.c.key)
             .where(
