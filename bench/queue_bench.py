@@ -16,10 +16,16 @@ SQLite in a temporary folder by default; PostgreSQL when ``FEEDBACK_BENCH_DATABA
 (an empty scratch database, or ``FEEDBACK_BENCH_RESET=1`` to have its ``public`` schema dropped
 first). ``FEEDBACK_BENCH_RUNS`` (default 60) requests per combination and page after
 ``WARMUP``; ``FEEDBACK_BENCH_RESULTS`` names another file to append to (for trial runs).
+
+``FEEDBACK_BENCH_KEEP`` names a folder to keep the SQLite database in: the first run seeds it
+there (and notes the login and what it made in ``queue.json`` beside it), later runs upgrade its
+schema (``init``) and time it again without seeding, so that runs before and after a change
+compare the same data, and a 100k seed is paid once.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import tempfile
@@ -27,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +64,7 @@ from feedback.review import queue
 RESULTS = Path(os.environ.get("FEEDBACK_BENCH_RESULTS") or Path(__file__).with_name("RESULTS.md"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
 RUNS = int(os.environ.get("FEEDBACK_BENCH_RUNS", "60"))
+KEEP = os.environ.get("FEEDBACK_BENCH_KEEP", "")
 WARMUP = 3
 DEEP_ROW = 25_000  # the cursor of page 1,000 at 25 a page
 GOAL_MS = 30.0
@@ -254,17 +261,41 @@ def _path(args: dict[str, str], after: str = "") -> str:
     return "/review/?" + urlencode({**args, "after": after} if after else args)
 
 
+@contextmanager
+def _folder() -> Iterator[Path]:
+    """The folder of the SQLite database: ``FEEDBACK_BENCH_KEEP`` (kept), or a temporary one."""
+    if KEEP:
+        Path(KEEP).mkdir(parents=True, exist_ok=True)
+        yield Path(KEEP)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Path(tmp)
+
+
 def main() -> None:
     """Seed, add review data, time every combination on page 1, deep, and deep by OFFSET."""
-    with tempfile.TemporaryDirectory() as tmp:
-        app = make_app(Path(tmp), "queue")
+    with _folder() as tmp:
+        app = make_app(tmp, "queue")
+        kept = tmp / "queue.json"
         with app.app_context():
-            seeded = seed(app, SUBMISSIONS)
+            if KEEP and kept.exists():
+                # Seeded by an earlier run: bring the schema up to date and time it as it is.
+                result = app.test_cli_runner().invoke(args=["init"])
+                assert result.exit_code == 0, result.output
+                notes = json.loads(kept.read_text())
+                seeded, added = Seeded(**notes["seeded"]), notes["added"]
+            else:
+                seeded = seed(app, SUBMISSIONS)
+                reviewer_id = db.session.scalars(
+                    select(User.id).where(User.email == seeded.reviewer_email)
+                ).one()
+                added = _add_review_data(reviewer_id)
+                if KEEP:
+                    kept.write_text(json.dumps({"seeded": asdict(seeded), "added": added}))
             database = db.engine.dialect.name
             reviewer = db.session.scalars(
                 select(User).where(User.email == seeded.reviewer_email)
             ).one()
-            added = _add_review_data(reviewer.id)
             if database == "postgresql":
                 # What autovacuum does shortly after a bulk load.
                 with db.engine.connect() as connection:

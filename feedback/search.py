@@ -40,7 +40,25 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
-from sqlalchemy import Boolean, ColumnElement, String, bindparam, event, inspect, select, text, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    column,
+    event,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    true,
+    tuple_,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
@@ -637,7 +655,7 @@ class Hits(NamedTuple):
     """What :func:`received_hits` found."""
 
     counts: dict[Status, int]  # hits per status, every received status
-    ids: list[int]  # candidates for the page (see received_hits)
+    ids: list[int]  # every hit in the statuses asked for
 
 
 def received_hits(
@@ -645,17 +663,15 @@ def received_hits(
     query: str,
     *,
     statuses: Iterable[Status] = QUEUE_STATUSES,
-    limit: int,
-    before: tuple[datetime | None, int] | None = None,
 ) -> Hits | None:
-    """Hits among received submissions, per status, and the ids of the newest in ``statuses``.
+    """Every hit among received submissions, counted per status, and the ids of those in
+    ``statuses``, when there are at most :data:`FEW_HITS`.
 
     For the staff queue with no filter but the search and the status, on SQLite: the counts
-    (the status tabs and the total) and the page come from the index alone, without reading
-    ``submission`` once per hit. The ids are those of the ``limit`` newest hits by
-    ``(submitted_at, id)`` of each status in ``statuses`` before the keyset position
-    ``before``: the caller selects them, orders them and applies ``limit`` again. None when
-    this path does not apply (PostgreSQL, nothing to search).
+    (the status tabs and the total) and the page come from one read of the index, without
+    reading ``submission`` once per hit; the caller orders the ids, applies the keyset position
+    and cuts the page. None when this path does not apply (PostgreSQL, nothing to search, or
+    more hits: then :func:`received_in_order` walks the index, newest first, instead).
     """
     connection = session.connection(bind_arguments={"mapper": Submission})
     phrases = _phrases(query)
@@ -671,44 +687,83 @@ def received_hits(
             text(f"SELECT rowid {hits} LIMIT :limit"), {**everything, "limit": FEW_HITS + 1}
         )
     )
-    if len(keys) <= FEW_HITS:
-        # Every hit: counted per range here, ordered and cut by the caller.
-        counts = dict.fromkeys(QUEUE_STATUSES, 0)
-        wanted = {QUEUE_STATUSES.index(status) + 1 for status in statuses}
-        for key in keys:
-            counts[QUEUE_STATUSES[key // KEY_RANGE - 1]] += 1
-        keys = [key for key in keys if key // KEY_RANGE in wanted]
-        return Hits(counts, _ids_of(connection, keys))
-    counts = {}
-    for number, status in enumerate(QUEUE_STATUSES, start=1):
-        low, high = _bounds(number)
-        counts[status] = int(
-            connection.scalar(
-                text(f"SELECT count(*) {hits}"), {"match": match, "low": low, "high": high}
-            )
-            or 0
-        )
-    keys = []
-    for status in statuses:
-        if not counts[status]:
-            continue
-        low, high = _bounds(QUEUE_STATUSES.index(status) + 1)
-        if before is not None:
-            # Keys follow (sent, id) within a range: stop at the first at or after the position.
-            bound = connection.scalar(
-                text(
-                    "SELECT key FROM submission_fts_doc WHERE key >= :low AND key < :high "
-                    "AND (sent > :sent OR (sent = :sent AND submission_id >= :id)) "
-                    "ORDER BY sent, submission_id LIMIT 1"
-                ),
-                {"low": low, "high": high, "sent": sent_micros(before[0]), "id": before[1]},
-            )
-            high = int(bound) if bound is not None else high
-        keys += connection.scalars(
-            text(f"SELECT rowid {hits} ORDER BY rowid DESC LIMIT :limit"),
-            {"match": match, "low": low, "high": high, "limit": limit},
-        )
+    if len(keys) > FEW_HITS:
+        return None
+    counts = dict.fromkeys(QUEUE_STATUSES, 0)
+    wanted = {QUEUE_STATUSES.index(status) + 1 for status in statuses}
+    for key in keys:
+        counts[QUEUE_STATUSES[key // KEY_RANGE - 1]] += 1
+    keys = [key for key in keys if key // KEY_RANGE in wanted]
     return Hits(counts, _ids_of(connection, keys))
+
+
+# The index and its key map as tables of a select (they live outside Base.metadata).
+_FTS = table(SQLITE_TABLE, column("rowid", Integer), column(SQLITE_TABLE, String))
+_DOC = table(
+    SQLITE_DOC_TABLE,
+    column("submission_id", Integer),
+    column("key", Integer),
+    column("sent", Integer),
+)
+
+
+def searchable(query: str) -> bool:
+    """Whether ``query`` has anything to search (not blank, not only punctuation)."""
+    return bool(_phrases(query))
+
+
+def received_in_order(
+    query: str, status: Status | None = None, *, before: tuple[datetime | None, int] | None = None
+) -> Select[Any]:
+    """``select(submission.id)`` of the received submissions ``query`` hits, walked in key order,
+    newest first, from the index (SQLite): the caller adds conditions on ``Submission`` and a
+    LIMIT, and the walk stops as soon as that many rows pass them.
+
+    Within one ``status`` that is the queue's order, and ``before`` (a keyset position) starts
+    the walk at the first key after it; with no status, every received status's range, one after
+    the other (for counts). Reading ``submission`` only for hits the walk reaches is what makes a
+    common word with another filter cheap: the generic condition (:func:`matching`) maps every
+    hit to its row, then sorts them, in each statement.
+    """
+    phrases = _phrases(query)
+    assert phrases, "nothing to search: check searchable() first"
+    if status is None:
+        low, high = KEY_RANGE, (len(QUEUE_STATUSES) + 1) * KEY_RANGE
+    else:
+        low, high = _bounds(_status_range(status))
+    upper: ColumnElement[Any] = literal(high)
+    if before is not None and status is not None:
+        # The first key at or after the position in this range (keys follow (sent, id) within
+        # it). "+key" keeps SQLite off the key index, "key > 0" lets it use the partial index on
+        # (sent, submission_id): a seek to the position instead of a sort of the whole range.
+        bound = _DOC.alias("bound")
+        key: ColumnElement[int] = literal_column("+bound.key", Integer)
+        first_after = (
+            select(bound.c.key)
+            .where(
+                text("bound.key > 0"),
+                key >= low,
+                key < high,
+                tuple_(bound.c.sent, bound.c.submission_id)
+                >= tuple_(literal(sent_micros(before[0])), literal(before[1])),
+            )
+            .order_by(bound.c.sent, bound.c.submission_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        upper = func.coalesce(first_after, high)
+    rows = Submission.__table__
+    walk = _FTS.join(_DOC, _DOC.c.key == _FTS.c.rowid).join(rows, rows.c.id == _DOC.c.submission_id)
+    return (
+        select(rows.c.id)
+        .select_from(walk)
+        .where(
+            _FTS.c[SQLITE_TABLE].op("MATCH")(_match_expression(phrases)),
+            _FTS.c.rowid >= low,
+            _FTS.c.rowid < upper,
+        )
+        .order_by(_FTS.c.rowid.desc())
+    )
 
 
 def _ids_of(connection: Connection, keys: list[int]) -> list[int]:

@@ -8,7 +8,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, event, exists, false, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    event,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -135,9 +146,12 @@ def _has_similar(user: User) -> ColumnElement[bool]:
     )
 
 
-def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = True) -> list[Any]:
-    """SQL conditions for the filters (``with_status=False`` for the status tab counts); with
-    no user (the command line) "mine" matches nothing."""
+def conditions(
+    filters: QueueFilters, user: User | None, *, with_status: bool = True, with_search: bool = True
+) -> list[Any]:
+    """SQL conditions for the filters (``with_status=False`` for the status tab counts,
+    ``with_search=False`` when the search index drives the statement); with no user (the
+    command line) "mine" matches nothing."""
     where: list[Any] = []
     if with_status and filters.status:
         where.append(Submission.status == Status(filters.status))
@@ -185,7 +199,7 @@ def conditions(filters: QueueFilters, user: User | None, *, with_status: bool = 
         where.append(exists().where(Attachment.submission_id == Submission.id))
     if filters.similar and user is not None:
         where.append(_has_similar(user))
-    if filters.q:
+    if filters.q and with_search:
         where.append(search.matching(filters.q))
     return where
 
@@ -233,7 +247,10 @@ def status_counts(filters: QueueFilters, user: User) -> StatusCounts:
     hits = _search_hits(filters, user)
     if hits is not None:
         return StatusCounts({s: n for s, n in hits.counts.items() if n}, exact=True)
-    base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
+    if _walks_index(filters, user):
+        base = _walk(filters, user, None)
+    else:
+        base = visible_submissions(user).where(*conditions(filters, user, with_status=False))
     counts = _capped(base)
     if sum(counts.values()) > COUNT_CAP:
         return StatusCounts({}, exact=False)
@@ -300,7 +317,11 @@ def counted(filters: QueueFilters, user: User) -> tuple[StatusCounts, int | None
     if counts.exact:
         # The tabs count every status under the other filters: the total is one of them.
         return counts, counts.by_status.get(Status(filters.status), 0)
-    matching = sum(_capped(filtered(filters, user)).values())
+    if _walks_index(filters, user):
+        query = _walk(filters, user, Status(filters.status))
+    else:
+        query = filtered(filters, user)
+    matching = sum(_capped(query).values())
     return counts, matching if matching <= COUNT_CAP else None
 
 
@@ -313,28 +334,46 @@ def _plain_search(filters: QueueFilters, user: User) -> bool:
     )
 
 
-def _search_hits(
-    filters: QueueFilters, user: User, position: tuple[datetime | None, int] | None = None
-) -> search.Hits | None:
-    """The search's counts and page candidates from the index alone, when it can tell them.
-
-    On SQLite the index counts and orders received submissions by itself, per status, instead
-    of reading every hit's row (search.received_hits); the result is kept for the request, as
-    the page and the status tabs both need it.
-    """
+def _search_hits(filters: QueueFilters, user: User) -> search.Hits | None:
+    """A plain staff search's counts and page candidates from one read of the index, when it
+    has few hits (search.received_hits); kept for the request, as the page and the status
+    tabs both need it."""
     if not _plain_search(filters, user):
         return None
     statuses = [Status(filters.status)] if filters.status else list(search.QUEUE_STATUSES)
     if any(status not in RECEIVED for status in statuses):
         return None
-    before = position if position is not None and position[0] is not None else None
-    key = (filters.q, tuple(statuses), before)
+    key = (filters.q, tuple(statuses))
     cache: dict[Any, search.Hits | None] = db.session.info.setdefault(_HITS, {})
     if key not in cache:
-        cache[key] = search.received_hits(
-            db.session, filters.q, statuses=statuses, limit=PAGE_SIZE + 1, before=before
-        )
+        cache[key] = search.received_hits(db.session, filters.q, statuses=statuses)
     return cache[key]
+
+
+def _walks_index(filters: QueueFilters, user: User) -> bool:
+    """Whether the search index drives the statements: staff searching on SQLite, newest first
+    (any other filters; a plain search with few hits is read whole by :func:`_search_hits`)."""
+    return (
+        filters.sort == "newest"
+        and (not filters.status or Status(filters.status) in RECEIVED)
+        and user.has_role(*STAFF_ROLES)
+        and search.searchable(filters.q)
+        and db.session.get_bind().dialect.name == "sqlite"
+    )
+
+
+def _walk(
+    filters: QueueFilters,
+    user: User,
+    status: Status | None,
+    position: tuple[datetime | None, int] | None = None,
+) -> Select[Any]:
+    """The submissions the filters match, found by walking the search index's hits newest first
+    (search.received_in_order): in ``status``'s range, from ``position``, or, with no status,
+    every received status's range (for the counts, with the status filter left out)."""
+    walk = search.received_in_order(filters.q, status, before=position)
+    others = conditions(filters, user, with_status=status is not None, with_search=False)
+    return walk.where(visible_condition(user, Submission), *others)
 
 
 _HITS = "feedback.queue.search_hits"  # key in Session.info: the request's search hits
@@ -353,17 +392,32 @@ for _name in ("after_flush", "after_commit", "after_soft_rollback"):
 def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id)."""
     position = _decode(cursor) if cursor else None
-    hits = _search_hits(filters, user, position)
+    hits = _search_hits(filters, user)
     counts, total = counted(filters, user)
+    sent = Submission.submitted_at
     if hits is not None:
         # Only the candidates the index found, by primary key: with the status condition of
         # visible_submissions() in the statement, SQLite walks the status index instead of
         # looking the ids up (11-40 ms). The keys say the status; rows are checked below all
         # the same, in case the index was left behind by a Core write.
-        sent = Submission.submitted_at
         query = (
             select(Submission)
             .where(Submission.id.in_(hits.ids or [0]))
+            .order_by(sent.desc(), Submission.id.desc())
+        )
+    elif _walks_index(filters, user):
+        # The newest PAGE_SIZE + 1 matches of each status (from the cursor on), each found by
+        # walking that status's range of the index, then put in the queue's order.
+        statuses = [Status(filters.status)] if filters.status else list(search.QUEUE_STATUSES)
+        before = position if position is not None and position[0] is not None else None
+        arms = [
+            _walk(filters, user, status, before).limit(PAGE_SIZE + 1).subquery()
+            for status in statuses
+        ]
+        found = union_all(*(select(arm.c.id) for arm in arms))
+        query = (
+            select(Submission)
+            .where(Submission.id.in_(found))
             .order_by(sent.desc(), Submission.id.desc())
         )
     else:
