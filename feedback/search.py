@@ -655,7 +655,7 @@ class Hits(NamedTuple):
     """What :func:`received_hits` found."""
 
     counts: dict[Status, int]  # hits per status, every received status
-    ids: list[int]  # every hit in the statuses asked for
+    ids: list[int] | None  # every hit in the statuses asked for; None when there are many
 
 
 def received_hits(
@@ -664,14 +664,15 @@ def received_hits(
     *,
     statuses: Iterable[Status] = QUEUE_STATUSES,
 ) -> Hits | None:
-    """Every hit among received submissions, counted per status, and the ids of those in
-    ``statuses``, when there are at most :data:`FEW_HITS`.
+    """Every hit among received submissions, counted per status, and, when there are at most
+    :data:`FEW_HITS`, the ids of those in ``statuses``.
 
     For the staff queue with no filter but the search and the status, on SQLite: the counts
-    (the status tabs and the total) and the page come from one read of the index, without
-    reading ``submission`` once per hit; the caller orders the ids, applies the keyset position
-    and cuts the page. None when this path does not apply (PostgreSQL, nothing to search, or
-    more hits: then :func:`received_in_order` walks the index, newest first, instead).
+    (the status tabs and the total, exact) come from the index alone, without reading
+    ``submission`` once per hit. With few hits the page does too (one read of the index: the
+    caller orders the ids, applies the keyset position and cuts the page); with more, ``ids``
+    is None and :func:`received_in_order` walks the index, newest first, for the page. None
+    when this path does not apply (PostgreSQL, nothing to search).
     """
     connection = session.connection(bind_arguments={"mapper": Submission})
     phrases = _phrases(query)
@@ -688,7 +689,21 @@ def received_hits(
         )
     )
     if len(keys) > FEW_HITS:
-        return None
+        # Counted per status range from the index alone (the exact total a search shows); the
+        # page is found by walking the index newest first (received_in_order).
+        counts = {
+            status: int(
+                connection.scalar(
+                    text(f"SELECT count(*) {hits}"),
+                    {"match": match, "low": low, "high": high},
+                )
+                or 0
+            )
+            for status, (low, high) in (
+                (status, _bounds(number)) for number, status in enumerate(QUEUE_STATUSES, 1)
+            )
+        }
+        return Hits(counts, None)
     counts = dict.fromkeys(QUEUE_STATUSES, 0)
     wanted = {QUEUE_STATUSES.index(status) + 1 for status in statuses}
     for key in keys:

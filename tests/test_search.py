@@ -839,3 +839,26 @@ def test_sqlite_search_with_a_filter_walks_the_index_in_queue_order(reviewer: Us
     assert details[0].startswith("SCAN submission_fts VIRTUAL TABLE"), details
     assert "SEARCH submission USING INTEGER PRIMARY KEY (rowid=?)" in details, details
     assert not [d for d in details if "TEMP B-TREE" in d], details
+
+
+def test_a_plain_search_with_many_hits_still_counts_exactly(
+    author: User, reviewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search alone shows its exact total, however many hits (the goal: first page and
+    total); only a search with other filters is capped like the rest of the queue."""
+    from feedback.review import queue
+
+    monkeypatch.setattr(queue, "COUNT_CAP", 3)
+    monkeypatch.setattr(search, "FEW_HITS", 2)
+    monkeypatch.setattr(queue, "PAGE_SIZE", 4)
+    for n in range(7):
+        make_submission(author, submit=True, title=f"园区安全巡查{n}")
+    db.session.commit()
+
+    result = queue.page(queue.QueueFilters(q="安全"), reviewer)
+    assert result.total == 7 and result.counts.exact
+    assert len(result.rows) == 4 and result.next_cursor
+    following = queue.page(queue.QueueFilters(q="安全"), reviewer, result.next_cursor)
+    assert following.total == 7 and len(following.rows) == 3
+    filtered = queue.page(queue.QueueFilters(q="安全", kind="problem"), reviewer)
+    assert filtered.total is None and not filtered.counts.exact

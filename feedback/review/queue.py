@@ -395,7 +395,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     hits = _search_hits(filters, user)
     counts, total = counted(filters, user)
     sent = Submission.submitted_at
-    if hits is not None:
+    if hits is not None and hits.ids is not None:
         # Only the candidates the index found, by primary key: with the status condition of
         # visible_submissions() in the statement, SQLite walks the status index instead of
         # looking the ids up (11-40 ms). The keys say the status; rows are checked below all
@@ -428,7 +428,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     # Assignees load with the page (one query), not once per row.
     query = query.options(selectinload(Submission.assignee))
     rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
-    if hits is not None:
+    if hits is not None and hits.ids is not None:
         visible = {Status(filters.status)} if filters.status else set(RECEIVED)
         rows = [row for row in rows if row.status in visible]
     more = len(rows) > PAGE_SIZE
