@@ -214,12 +214,14 @@ def test_a_target_without_the_schema_is_refused(source: Flask, tmp_path: Path) -
 def test_a_failed_copy_leaves_the_target_empty(
     source: Flask, target_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedback import dbcopy
+    from feedback import search
+    from feedback.dbcopy import CopyError
 
     def broken(_connection: object, _ids: object = None) -> int:
-        raise dbcopy.CopyError("模拟的索引故障")
+        raise CopyError("模拟的索引故障")
 
-    monkeypatch.setattr(dbcopy.search, "reindex_connection", broken)
+    # The last step before the checks: every table has been written by then.
+    monkeypatch.setattr(search, "reindex_connection", broken)
     result = _copy(source, target_url)
     assert result.exit_code == 1 and "模拟的索引故障" in result.output
     target = create_app("testing", {"SQLALCHEMY_DATABASE_URI": target_url})
