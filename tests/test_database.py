@@ -1,0 +1,156 @@
+"""SQLite under several worker processes: concurrent filing and reviewing never hit a lock error.
+
+Each process stands for a gunicorn worker: its own application, engine and connections to one
+database file. Submitters file and submit reports while reviewers take them through the queue
+(start review, comment, accept), all at once for a few seconds. Every request must succeed (in
+testing, an exception such as "database is locked" propagates out of the request and is
+recorded), and every write must be in the database afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import shutil
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyotp
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from feedback import create_app
+from feedback.extensions import db
+from feedback.models import Comment, Role, Status, Submission
+from tests.conftest import csrf_token, post_form
+from tests.factories import PASSWORD, enrol_mfa, make_user, plan_item
+
+SECONDS = 4.0
+SUBMITTERS = 3
+REVIEWERS = 2
+_QUEUE_LINK = re.compile(r'href="/review/(\d+)"')
+
+
+def _client(url: str, uploads: str) -> FlaskClient:
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": uploads})
+    return app.test_client()
+
+
+def _log_in(client: FlaskClient, email: str) -> None:
+    response = post_form(client, "/auth/login", {"email": email, "password": PASSWORD})
+    assert response.status_code == 302, response.status_code
+
+
+def _submitter(url: str, uploads: str, email: str, plan_id: int, n: int) -> dict[str, Any]:
+    client = _client(url, uploads)
+    assert (
+        post_form(client, "/auth/login", {"email": email, "password": PASSWORD}).status_code == 302
+    )
+    statuses: Counter[int] = Counter()
+    filed = 0
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        # The form is fetched each time: reads interleave with everyone's writes.
+        data = {
+            "csrf_token": csrf_token(client, "/submissions/new?kind=problem"),
+            "idempotency_key": f"p{n}-{filed}",
+            "title": f"并发报送测试：第{n}号园区第{filed}份材料",
+            "summary": "储罐区可燃气体检测报警仪未按期校准。",
+            "description": "专项检查发现储罐区可燃气体检测报警仪超过一年未校准，需要整改。",
+            "plan_item_ids": [str(plan_id)],
+            "region_code": "320500",
+            "contact_name": "张工",
+            "contact_phone": "138 1234 5678",
+            "sensitivity": "ministry",
+            "action": "submit",
+        }
+        statuses[client.post("/submissions/new/problem", data=data).status_code] += 1
+        filed += 1
+    return {"statuses": statuses, "filed": filed}
+
+
+def _reviewer(url: str, uploads: str, email: str, secret: str, n: int) -> dict[str, Any]:
+    client = _client(url, uploads)
+    assert (
+        post_form(client, "/auth/login", {"email": email, "password": PASSWORD}).status_code == 302
+    )
+    assert post_form(client, "/auth/mfa", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    token = csrf_token(client, "/review/")
+    statuses: Counter[int] = Counter()
+    accepted: list[int] = []
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        page = client.get("/review/?status=submitted").get_data(as_text=True)
+        mine = [int(i) for i in _QUEUE_LINK.findall(page) if int(i) % REVIEWERS == n]
+        if not mine:
+            time.sleep(0.05)
+            continue
+        sid = mine[0]
+        for path, data in (
+            ("decide", {"action": "start_review"}),
+            ("comments", {"visibility": "internal", "body": f"第{n}号审核员：已核对"}),
+            ("decide", {"action": "accept"}),
+        ):
+            response = client.post(f"/review/{sid}/{path}", data={**data, "csrf_token": token})
+            statuses[response.status_code] += 1
+        accepted.append(sid)
+    return {"statuses": statuses, "accepted": accepted}
+
+
+def accepted_ids(outcomes: list[dict[str, Any]]) -> list[int]:
+    return [sid for o in outcomes for sid in o.get("accepted", [])]
+
+
+def _worker(job: tuple[Any, ...], start: Any, results: Any) -> None:
+    function, *args = job
+    start.wait()
+    try:
+        results.put(function(*args))
+    except BaseException:
+        results.put({"error": traceback.format_exc()})
+
+
+def test_parallel_filing_and_reviewing_on_sqlite(tmp_path: Path, sqlite_template: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    shutil.copy(sqlite_template, path)
+    url, uploads = f"sqlite:///{path}", str(tmp_path / "uploads")
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": uploads})
+    jobs: list[tuple[Any, ...]] = []
+    with app.app_context():
+        plan_id = plan_item("S3").id
+        for n in range(SUBMITTERS):
+            jobs.append((_submitter, url, uploads, make_user(mfa=False).email, plan_id, n))
+        for n in range(REVIEWERS):
+            reviewer = make_user(Role.REVIEWER, mfa=False)
+            jobs.append((_reviewer, url, uploads, reviewer.email, enrol_mfa(reviewer), n))
+        db.session.remove()
+        db.engine.dispose()  # no connection of the parent's may cross the fork
+
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(len(jobs))
+    results = context.Queue()
+    workers = [context.Process(target=_worker, args=(job, start, results)) for job in jobs]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=45) for _worker in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+
+    errors = [o["error"] for o in outcomes if "error" in o]
+    assert not errors, errors[0]
+    statuses: Counter[int] = sum((o["statuses"] for o in outcomes), Counter())
+    assert set(statuses) == {303}, statuses  # every write redirected: no 4xx, no 5xx
+    filed = sum(o.get("filed", 0) for o in outcomes)
+    accepted = accepted_ids(outcomes)
+    assert filed >= SUBMITTERS and accepted, (filed, accepted)
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(Submission))
+        assert count == filed
+        rows = db.session.scalars(select(Submission.id).where(Submission.status == Status.ACCEPTED))
+        assert sorted(rows) == sorted(accepted)
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == len(accepted)
+        db.session.remove()
+        db.engine.dispose()
