@@ -20,6 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from feedback.admin import services as admin_services
+from feedback.database import reading
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.models import Organisation, OrgKind, Role, User
@@ -337,17 +338,19 @@ def build_report(report_id: int, out: str, number: int | None) -> None:
     from feedback.reports import services
     from feedback.reports.compile import build_workbook
 
-    report = db.session.get(Report, report_id)
-    if report is None:
-        fail(f"找不到编号为 {report_id} 的报告。")
-    if number is not None:
-        edition = services.get_version(report, number)
-        if edition is None:
-            fail(f"报告 {report_id} 没有第 {number} 版。")
-        content = edition.workbook
-    else:
-        number = report.next_number
-        content = build_workbook(report, number=number, generated_at=utcnow())
+    with reading():  # building a workbook must not hold SQLite's write lock
+        report = db.session.get(Report, report_id)
+        if report is None:
+            fail(f"找不到编号为 {report_id} 的报告。")
+        if number is not None:
+            edition = services.get_version(report, number)
+            if edition is None:
+                fail(f"报告 {report_id} 没有第 {number} 版。")
+            content = edition.workbook
+        else:
+            number = report.next_number
+            content = build_workbook(report, number=number, generated_at=utcnow())
+        db.session.commit()  # ends the read; the record below takes the write lock briefly
     with _atomic_file(out) as stream:
         stream.write(content)
     record("report_cli_build", actor=None, object_type="report", object_id=report_id,
@@ -392,15 +395,17 @@ def export_submissions(out: str, status: str, kind: str, q: str, columns: str) -
     if (status and filters.status != status) or (kind and filters.kind != kind):
         fail("--status 或 --kind 的取值无效。")
     query = exports.query_for(filters, None)
-    total = exports.count(query)
     chosen = exports.chosen([c.strip() for c in columns.split(",") if c.strip()])
     started = time.perf_counter()
+    with reading():  # minutes of reading must not hold SQLite's write lock
+        total = exports.count(query)
 
-    def progress(done: int) -> None:
-        click.echo(f"\r{done}/{total}", nl=False, err=True)
+        def progress(done: int) -> None:
+            click.echo(f"\r{done}/{total}", nl=False, err=True)
 
-    with _atomic_file(out) as stream:
-        records = exports.write(stream, file_format, query, chosen, progress=progress)
+        with _atomic_file(out) as stream:
+            records = exports.write(stream, file_format, query, chosen, progress=progress)
+        db.session.commit()  # ends the read; the record below takes the write lock briefly
     record("export_cli", actor=None, object_type="export", object_id=None, rows=records,
            query=filters.to_args(), out=out)  # fmt: skip
     db.session.commit()

@@ -9,18 +9,22 @@ recorded), and every write must be in the database afterwards.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import re
 import shutil
+import sqlite3
 import time
 import traceback
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyotp
+import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
 from feedback import create_app
@@ -205,3 +209,63 @@ def test_four_processes_times_a_hundred_writes(tmp_path: Path, sqlite_template: 
         assert comments == PROCESSES * WRITES
         db.session.remove()
         db.engine.dispose()
+
+
+def _write_lock_is_free() -> str:
+    """Whether another process could write now: 'free', or SQLite's complaint."""
+    probe = sqlite3.connect(db.engine.url.database or "", timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return "free"
+    except sqlite3.OperationalError as error:
+        return str(error)
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize(
+    ("target", "attribute", "command"),
+    [
+        ("feedback.reports.exports", "write", ["export-submissions", "--out", "{tmp}/all.csv"]),
+        ("feedback.audit.chain", "compute_hash", ["audit-verify"]),  # for each record
+        ("feedback.reports.compile", "build_workbook", ["build-report", "--id", "{report}",
+                                                        "--out", "{tmp}/r.xlsx"]),
+    ],
+)  # fmt: skip
+def test_long_reading_commands_leave_the_write_lock_free(
+    app: Flask,
+    runner: FlaskCliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    attribute: str,
+    command: list[str],
+) -> None:
+    """An export, a verification or a workbook takes minutes: the web's writers must not wait."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never block writers")
+    from feedback.reports import services as reports
+
+    make_submission(make_user(), submit=True)
+    report = reports.create(
+        make_user(Role.COMPILER),
+        reports.ReportInput(title="2026年第四季度汇总", period_label="2026年第四季度",
+                            period_start=date(2026, 10, 1), period_end=date(2026, 12, 31)),
+    )  # fmt: skip
+    db.session.commit()
+    module = importlib.import_module(target)
+    original = getattr(module, attribute)
+    seen: list[str] = []
+
+    def while_reading(*args: Any, **kwargs: Any) -> Any:
+        seen.append(_write_lock_is_free())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, attribute, while_reading)
+    if target == "feedback.reports.compile":  # the command imports the name inside itself
+        monkeypatch.setattr("feedback.reports.compile.build_workbook", while_reading)
+    args = [a.format(tmp=tmp_path, report=report.id) for a in command]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {"free"}, seen
