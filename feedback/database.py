@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import click
@@ -11,6 +14,23 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READING: ContextVar[bool] = ContextVar("sqlite_reading", default=False)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Begin the transactions started inside deferred, even in a CLI command (which writes).
+
+    For a command that reads at length (an export, a verification, a workbook) before it
+    appends its audit record: on SQLite, an IMMEDIATE transaction would hold the write lock for
+    the whole read, and every web request that writes meanwhile would wait out the busy timeout
+    and fail. End the read's transaction (commit) before writing.
+    """
+    token = _READING.set(True)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
 
 
 def next_transaction_writes() -> None:
@@ -68,7 +88,9 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # queue on busy_timeout instead of one failing with "database is locked" when it upgrades a
     # read lock mid-transaction. Reads (GET/HEAD) begin deferred and run concurrently under WAL.
     # CLI commands write too. Anything else (tests, scripts) begins deferred like plain SQLite.
-    if has_request_context():
+    if _READING.get():
+        writes = False
+    elif has_request_context():
         writes = _request_writes()
     else:
         writes = click.get_current_context(silent=True) is not None

@@ -8,6 +8,7 @@ import click
 
 from feedback.audit import chain, retention
 from feedback.cli import fail
+from feedback.database import reading
 from feedback.extensions import db
 from feedback.formatting import CHINA
 
@@ -29,7 +30,8 @@ def describe_break(result: chain.Verification) -> str:
 @click.command("audit-verify")
 def audit_verify() -> None:
     """Walk the audit hash chain; exit 1 naming the first broken record."""
-    result = chain.verify(db.session)
+    with reading():  # a walk over the whole trail must not hold SQLite's write lock
+        result = chain.verify(db.session)
     if not result.ok:
         fail(describe_break(result))
     click.echo(f"审计链完整：共 {result.count} 条记录。")
