@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 from werkzeug.datastructures import MultiDict
 
 from feedback.extensions import db
@@ -18,6 +16,7 @@ from feedback.models import LinkStatus, Role, SimilarityLink, Submission, User
 from feedback.review import queue, services
 from tests.conftest import login
 from tests.factories import PASSWORD, make_submission, make_user, plan_item
+from tests.queries import statements
 
 # What one queue page asks the database, whatever the filters and however many rows:
 #   2  the logged-in user and their roles (Flask-Login, every page)
@@ -36,21 +35,6 @@ QUERY_BUDGET = 15
 
 def _sent(author: User, **overrides: object) -> Submission:
     return make_submission(author, submit=True, **overrides)
-
-
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(*args: object) -> None:
-        if str(args[2]).strip().upper() != "BEGIN":
-            seen.append(str(args[2]))
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def _reviewer(client: FlaskClient) -> User:
@@ -96,7 +80,7 @@ def test_queue_page_stays_within_its_query_budget(
         _link(x, y)
     monkeypatch.setattr(queue, "COUNT_CAP", 3)
     url = f"/review/{query.format(tag=tag.id)}"
-    with _statements() as seen:
+    with statements() as seen:
         page = client.get(url).get_data(as_text=True)
     assert len(re.findall(r'name="ids" value="\d+"', page)) >= 4  # rows were shown
     assert len(seen) <= QUERY_BUDGET, "\n".join(seen)
