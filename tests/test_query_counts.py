@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,7 +20,6 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from feedback.api import tokens
-from feedback.campaigns import services as campaigns
 from feedback.consolidation import services as consolidation
 from feedback.extensions import db
 from feedback.filing import services as filing
@@ -29,6 +28,7 @@ from feedback.models import (
     ConsolidatedSuggestion,
     Notification,
     PlanItem,
+    Report,
     Role,
     Submission,
     TagGroup,
@@ -40,7 +40,14 @@ from feedback.review import queue
 from feedback.review import services as review
 from feedback.taxonomy import services as taxonomy
 from tests.conftest import login
-from tests.factories import PASSWORD, make_org, make_submission, make_user, seed_taxonomy
+from tests.factories import (
+    PASSWORD,
+    make_campaign,
+    make_org,
+    make_submission,
+    make_user,
+    seed_taxonomy,
+)
 from tests.filing.test_imports import _filled_template, _row, _upload
 from tests.queries import statements
 from tests.security.conftest import _attach, _link
@@ -106,14 +113,7 @@ def _grow(world: World, k: int) -> None:
             admin, code=f"{chapter.code}{90 + number * 9 + n}", name=f"第{number}轮条目{n}",
             parent=chapter,
         )  # fmt: skip
-        campaign = campaigns.create_campaign(
-            compiler,
-            campaigns.CampaignInput(
-                title=f"第{number}轮第{n}次报送", period="2026年第四季度",
-                opens_on=china_today() - timedelta(days=1),
-                due_on=china_today() + timedelta(days=14),
-            ),
-        )  # fmt: skip
+        campaign = make_campaign(compiler, f"第{number}轮第{n}次报送")
         org = make_org()
         author = make_user(org=org)
         colleague = make_user(Role.SUBMITTER, org=world.hub.organisation)
@@ -141,13 +141,7 @@ def _grow(world: World, k: int) -> None:
             _link(world.hub, other)
         suggestion = _suggestion(reviewer, f"第{number}轮第{n}条汇总建议", [item.id], [sent, own])
         world.suggestions.append(suggestion)
-        report = reports.create(
-            compiler,
-            reports.ReportInput(
-                title=f"第{number}轮第{n}份报告", period_label="2026年第四季度",
-                period_start=date(2026, 10, 1), period_end=date(2026, 12, 31),
-            ),
-        )  # fmt: skip
+        report = _report(compiler, f"第{number}轮第{n}份报告")
         reports.add_items(compiler, report, submissions=[sent], suggestions=[suggestion])
         exports.create_job(reviewer, "xlsx", queue.QueueFilters.from_args(MultiDict()), [], 1)
         review.save_view(reviewer, f"筛选{number}-{n}", f"status=submitted&org={org.id}")
@@ -161,6 +155,16 @@ def _grow(world: World, k: int) -> None:
             )  # fmt: skip
     db.session.commit()
     _containers(world)
+
+
+def _report(compiler: User, title: str) -> Report:
+    period = reports.ReportInput(
+        title=title,
+        period_label="2026年第四季度",
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 12, 31),
+    )
+    return reports.create(compiler, period)
 
 
 def _suggestion(
@@ -181,13 +185,7 @@ def _suggestion(
 def _containers(world: World) -> None:
     """This round's report (every accepted row, sent, answered), suggestion and campaign."""
     compiler, reviewer = world.users["compiler"], world.users["reviewer"]
-    report = reports.create(
-        compiler,
-        reports.ReportInput(
-            title=f"全部材料的报告{len(world.accepted)}", period_label="2026年第四季度",
-            period_start=date(2026, 10, 1), period_end=date(2026, 12, 31),
-        ),
-    )  # fmt: skip
+    report = _report(compiler, f"全部材料的报告{len(world.accepted)}")
     reports.add_items(compiler, report, submissions=world.accepted, suggestions=world.suggestions)
     edition = reports.freeze(compiler, report)
     reports.mark_sent(compiler, edition, sent_on=china_today(), channel="公文交换",
@@ -202,13 +200,7 @@ def _containers(world: World) -> None:
         [s.plan_items[0].id for s in sources],
         sources,
     )
-    campaign = campaigns.create_campaign(
-        compiler,
-        campaigns.CampaignInput(
-            title=f"覆盖全部园区的报送{len(sources)}", period="2026年第四季度",
-            opens_on=china_today() - timedelta(days=1), due_on=china_today() + timedelta(days=14),
-        ),
-    )  # fmt: skip
+    campaign = make_campaign(compiler, f"覆盖全部园区的报送{len(sources)}")
     db.session.commit()
     world.ids.update(report=report.id, version=edition.number, suggestion=suggestion.id,
                      campaign=campaign.id)  # fmt: skip
