@@ -156,3 +156,23 @@ def make_submission(author: User, *, submit: bool = False, **overrides: Any) -> 
         services.submit(author, submission)
     db.session.commit()
     return submission
+
+
+def make_campaign(actor: User | None = None, title: str = "2026年第四季度实施情况报送") -> Any:
+    """An open campaign addressed to every active park, opened by ``actor`` (a compiler)."""
+    from datetime import timedelta
+
+    from feedback.campaigns import services
+    from feedback.formatting import china_today
+
+    campaign = services.create_campaign(
+        actor or make_user(Role.COMPILER),
+        services.CampaignInput(
+            title=title,
+            period="2026年第四季度",
+            opens_on=china_today() - timedelta(days=1),
+            due_on=china_today() + timedelta(days=14),
+        ),
+    )
+    db.session.commit()
+    return campaign

@@ -24,6 +24,7 @@ from feedback.filing import services
 from feedback.filing.kinds import Kind
 from feedback.models import Attachment, Status, Submission, User
 from tests.factories import make_submission, make_user, problem_input
+from tests.queries import statements
 
 # Three submissions whose texts share no searched word unless the test says so.
 PARK_GATE: dict[str, Any] = {
@@ -316,21 +317,13 @@ def test_editing_a_draft_updates_the_index(author: User, corpus: dict[str, Submi
 def test_a_change_outside_the_text_keeps_the_index_row(
     author: User, corpus: dict[str, Submission]
 ) -> None:
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
     services.submit(author, corpus["hot"])  # sent: on SQLite its key changes (tested below)
     db.session.commit()
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements() as seen:
         corpus["hot"].priority = 2
         corpus["hot"].assignee_id = author.id
         db.session.commit()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert not [s for s in statements if "submission_fts" in s or "submission_search" in s]
+    assert not [s for s in seen if "submission_fts" in s or "submission_search" in s]
     assert found("动火作业") == ids(corpus, "hot")
 
 
@@ -585,22 +578,14 @@ def test_the_plain_staff_search_counts_from_the_index_alone(
 ) -> None:
     services.submit(author, corpus["hot"])
     db.session.commit()
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements() as seen:
         total, ids, _cursor = _received_page("整改", reviewer)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert (total, ids) == (1, [corpus["hot"].id])
     if db.engine.dialect.name == "sqlite":
         # Counted from the index: no statement reads submission once per hit.
-        assert [s for s in statements if s.startswith("SELECT rowid FROM submission_fts ")]
-        assert not [s for s in statements if "count(" in s.lower() and "submission_fts" not in s]
-    assert not [s for s in statements if "LIKE" in s]
+        assert [s for s in seen if s.startswith("SELECT rowid FROM submission_fts ")]
+        assert not [s for s in seen if "count(" in s.lower() and "submission_fts" not in s]
+    assert not [s for s in seen if "LIKE" in s]
 
 
 def test_with_other_filters_the_queue_takes_the_generic_path(

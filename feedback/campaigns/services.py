@@ -256,21 +256,28 @@ def open_for_organisation(organisation_id: int, today: date) -> list[OpenCampaig
     """Campaigns an organisation is asked to answer, with days left and what it has filed."""
     from feedback.filing.choices import campaigns_for
 
+    shown = [
+        campaign
+        for campaign in campaigns_for(organisation_id)
+        if campaign.is_open(today) and (today - campaign.due_on).days <= 30
+    ]
+    # One query for every campaign's counts (not one per campaign on the home page).
+    counts: dict[int | None, dict[Status, int]] = {campaign.id: {} for campaign in shown}
+    if shown:
+        rows = db.session.execute(
+            select(Submission.campaign_id, Submission.status, func.count())
+            .where(
+                Submission.campaign_id.in_(counts),
+                Submission.organisation_id == organisation_id,
+            )
+            .group_by(Submission.campaign_id, Submission.status)
+        ).all()
+        for campaign_id, status, n in rows:
+            counts[campaign_id][status] = n
     result = []
-    for campaign in campaigns_for(organisation_id):
-        if not campaign.is_open(today) or (today - campaign.due_on).days > 30:
-            continue
-        counts = dict(
-            db.session.execute(
-                select(Submission.status, func.count())
-                .where(
-                    Submission.campaign_id == campaign.id,
-                    Submission.organisation_id == organisation_id,
-                )
-                .group_by(Submission.status)
-            ).all()
-        )
-        filed = sum(n for s, n in counts.items() if s in FILED)
-        drafts = counts.get(Status.DRAFT, 0) + counts.get(Status.PENDING_APPROVAL, 0)
+    for campaign in shown:
+        by_status = counts[campaign.id]
+        filed = sum(n for s, n in by_status.items() if s in FILED)
+        drafts = by_status.get(Status.DRAFT, 0) + by_status.get(Status.PENDING_APPROVAL, 0)
         result.append(OpenCampaign(campaign, campaign.days_left(today), filed, drafts))
     return result

@@ -233,11 +233,17 @@ class StatusCounts:
         return sum(self.by_status.values())
 
 
-def _capped(query: Select[Any]) -> dict[Status, int]:
-    """Per-status counts of at most ``COUNT_CAP + 1`` of the rows ``query`` matches."""
+def capped_count(query: Select[Any]) -> Select[tuple[Any, int]]:
+    """Per-status counts of at most ``COUNT_CAP + 1`` of the rows ``query`` matches (the
+    statement, for :func:`_capped` and the query-plan tests)."""
     sample = query.with_only_columns(Submission.status).order_by(None).limit(COUNT_CAP + 1)
     inner = sample.subquery()
-    rows = db.session.execute(select(inner.c.status, func.count()).group_by(inner.c.status))
+    return select(inner.c.status, func.count()).group_by(inner.c.status)
+
+
+def _capped(query: Select[Any]) -> dict[Status, int]:
+    """Per-status counts of at most ``COUNT_CAP + 1`` of the rows ``query`` matches."""
+    rows = db.session.execute(capped_count(query))
     return {Status(status): count for status, count in rows if status in RECEIVED}
 
 

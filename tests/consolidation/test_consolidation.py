@@ -287,7 +287,7 @@ def test_new_from_a_cluster_takes_the_confirmed_similar(client: FlaskClient) -> 
 
 def test_the_page_costs_the_same_with_three_or_twenty_sources(client: FlaskClient) -> None:
     """No per-source queries (N+1): sources from twenty organisations cost what three do."""
-    from sqlalchemy import event
+    from tests.queries import statements
 
     staff = _reviewer(client)
     sources = [_sent(make_user()) for _ in range(20)]
@@ -296,17 +296,9 @@ def test_the_page_costs_the_same_with_three_or_twenty_sources(client: FlaskClien
     db.session.commit()
 
     def count_queries(suggestion: ConsolidatedSuggestion) -> int:
-        statements: list[str] = []
-
-        def note(*args: object) -> None:
-            statements.append(str(args[2]))
-
-        event.listen(db.engine, "before_cursor_execute", note)
-        try:
+        with statements() as seen:
             page = client.get(f"/review/consolidated/{suggestion.id}")
             assert page.status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", note)
-        return len(statements)
+        return len(seen)
 
     assert count_queries(many) == count_queries(few)

@@ -327,7 +327,7 @@ def test_statistics_count_by_kind_and_plan_item(app: Flask) -> None:
 
 def test_the_report_page_costs_the_same_with_three_or_twenty_items(client: FlaskClient) -> None:
     """No per-item queries (N+1) on the compiler's page or in the workbook it builds."""
-    from sqlalchemy import event
+    from tests.queries import statements
 
     compiler = make_user(Role.COMPILER)
     login(client, compiler.email, PASSWORD)
@@ -338,18 +338,10 @@ def test_the_report_page_costs_the_same_with_three_or_twenty_items(client: Flask
     db.session.commit()
 
     def count_queries(path: str) -> int:
-        statements: list[str] = []
-
-        def note(*args: object) -> None:
-            statements.append(str(args[2]))
-
-        event.listen(db.engine, "before_cursor_execute", note)
-        try:
+        with statements() as seen:
             response = client.get(path)
             assert response.status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", note)
-        return len(statements)
+        return len(seen)
 
     for page in ("", "/preview"):
         assert count_queries(f"/reports/{many.id}{page}") == count_queries(

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, event, select
-from werkzeug.datastructures import MultiDict
+from sqlalchemy import delete, select
 
 from feedback.extensions import db
 from feedback.models import LinkStatus, Role, SimilarityLink, Submission, User
 from feedback.review import queue, services
 from tests.conftest import login
 from tests.factories import PASSWORD, make_submission, make_user, plan_item
+from tests.queries import statements
 
 # What one queue page asks the database, whatever the filters and however many rows:
 #   2  the logged-in user and their roles (Flask-Login, every page)
@@ -36,21 +33,6 @@ QUERY_BUDGET = 15
 
 def _sent(author: User, **overrides: object) -> Submission:
     return make_submission(author, submit=True, **overrides)
-
-
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(*args: object) -> None:
-        if str(args[2]).strip().upper() != "BEGIN":
-            seen.append(str(args[2]))
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def _reviewer(client: FlaskClient) -> User:
@@ -96,47 +78,10 @@ def test_queue_page_stays_within_its_query_budget(
         _link(x, y)
     monkeypatch.setattr(queue, "COUNT_CAP", 3)
     url = f"/review/{query.format(tag=tag.id)}"
-    with _statements() as seen:
+    with statements() as seen:
         page = client.get(url).get_data(as_text=True)
     assert len(re.findall(r'name="ids" value="\d+"', page)) >= 4  # rows were shown
     assert len(seen) <= QUERY_BUDGET, "\n".join(seen)
-
-
-@pytest.mark.parametrize(
-    ("args", "index"),
-    [
-        ({}, "ix_submission_submitted"),
-        ({"status": "submitted"}, "ix_submission_status_submitted"),
-        ({"campaign": "1"}, "ix_submission_campaign_submitted"),
-    ],
-)
-@pytest.mark.parametrize("deep", [False, True])
-def test_sqlite_reads_a_queue_page_from_an_index_without_sorting(
-    app: Flask, args: dict[str, str], index: str, deep: bool
-) -> None:
-    """Page 1 (and a page after a cursor) walks the index in order and stops after 26 rows,
-    without statistics (a fresh database); a sort would read every matching row first."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite query plan")
-    reviewer = make_user(Role.REVIEWER)
-    filters = queue.QueueFilters.from_args(MultiDict(args))
-    statement = queue.ordered(filters, reviewer)
-    if deep:
-        _sent(make_user())
-        first = db.session.scalars(select(Submission)).one()
-        cursor = queue._encode(first.submitted_at, first.id)
-        keyset = queue._after(cursor, filters)
-        assert keyset is not None
-        statement = statement.where(keyset)
-    compiled = statement.limit(queue.PAGE_SIZE + 1).compile(
-        db.engine, compile_kwargs={"literal_binds": True}
-    )
-    plan = db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
-    details = " / ".join(str(row[-1]) for row in plan)
-    assert f"USING INDEX {index}" in details, details
-    assert "TEMP B-TREE" not in details, details
-    if deep:
-        assert "submitted_at<?" in details, details  # a seek to the cursor, not a walk from the top
 
 
 def _titles(page: str) -> set[str]:

@@ -283,22 +283,14 @@ def test_submitter_never_sees_another_organisations_similar_report(client: Flask
 def test_queue_queries_do_not_grow_with_the_rows(client: FlaskClient) -> None:
     """No per-row queries (N+1): 3 rows and 20 rows, each from its own organisation and each
     assigned, cost the same."""
-    from sqlalchemy import event
+    from tests.queries import statements
 
     reviewer = _reviewer(client)
 
     def count_queries() -> int:
-        statements: list[str] = []
-
-        def note(*args: object) -> None:
-            statements.append(str(args[2]))
-
-        event.listen(db.engine, "before_cursor_execute", note)
-        try:
+        with statements() as seen:
             assert client.get("/review/").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", note)
-        return len(statements)
+        return len(seen)
 
     def add(n: int) -> None:
         for _ in range(n):
