@@ -18,6 +18,7 @@ from feedback.config import ConfigError
 from feedback.extensions import db
 
 GOOD_KEY = "k" * 40
+GOOD_FIELD_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # 32 bytes, base64url
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("FEEDBACK_SECRET_KEY", "FEEDBACK_DATABASE_URL", "FEEDBACK_TRUSTED_HOSTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FEEDBACK_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    monkeypatch.setenv("FEEDBACK_FIELD_KEYS", GOOD_FIELD_KEY)
 
 
 @pytest.mark.usefixtures("clean_env")
@@ -34,6 +36,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ({}, "FEEDBACK_SECRET_KEY"),
         ({"FEEDBACK_SECRET_KEY": "short"}, "32"),
         ({"FEEDBACK_SECRET_KEY": GOOD_KEY}, "TRUSTED_HOSTS"),
+        (
+            {
+                "FEEDBACK_SECRET_KEY": GOOD_KEY,
+                "FEEDBACK_TRUSTED_HOSTS": "a.cn",
+                "FEEDBACK_FIELD_KEYS": "",
+            },
+            "生产环境必须设置 FEEDBACK_FIELD_KEYS",
+        ),
+        (
+            {
+                "FEEDBACK_SECRET_KEY": GOOD_KEY,
+                "FEEDBACK_TRUSTED_HOSTS": "a.cn",
+                "FEEDBACK_FIELD_KEYS": f"{GOOD_FIELD_KEY},short",
+            },
+            "第 2 个密钥无效",
+        ),
     ],
 )
 def test_production_refuses_to_start_unsafely(
