@@ -34,6 +34,8 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 
+from feedback.filing.scanning import scan_upload
+
 __all__ = [
     "ALLOWED_TYPES",
     "CheckedFile",
@@ -238,8 +240,8 @@ def receive_upload(
     """Copy ``stream`` to a temporary file in ``temp_dir`` and check it.
 
     Returns the accepted file; raises :class:`UploadRejected` (with no temporary file left)
-    if it is too large, empty, of a type not allowed, not what its extension says, or an
-    unsafe or macro-enabled Office file.
+    if it is too large, empty, of a type not allowed, not what its extension says, an
+    unsafe or macro-enabled Office file, or refused by the malware scanner.
     """
     cleaned = clean_original_name(original_name)
     display = cleaned or FALLBACK_STEM
@@ -256,6 +258,7 @@ def receive_upload(
         if size == 0:
             raise UploadRejected(f"“{display}”是空文件，请检查后重新上传。")
         detected = _detect(temp_path, display, claimed, limits)
+        scan_upload(temp_path, display)  # malware scanning, when configured (row 27)
         checked = CheckedFile(
             original_name=cleaned or f"{FALLBACK_STEM}.{detected}",
             extension=detected,
