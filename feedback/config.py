@@ -168,10 +168,14 @@ def load_config(app: Flask, config_name: str | None, overrides: dict[str, Any] |
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """Engine options per backend: pool health checks for PostgreSQL, a lock timeout for SQLite."""
+    """Engine options per backend: pool health checks for PostgreSQL, a lock timeout for SQLite.
+
+    ``hide_parameters`` keeps bound values (report text, password hashes, phone numbers) out of
+    database exceptions, which the error handler logs (SECURITY.md row 33).
+    """
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 10}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        return {"connect_args": {"timeout": 10}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "hide_parameters": True}
 
 
 def check_audit_retention(app: Flask) -> None:
