@@ -14,10 +14,14 @@ import logging
 import socket
 import struct
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask, current_app, has_app_context
 from flask_babel import gettext as _
+
+if TYPE_CHECKING:
+    from feedback.filing.uploads import UploadRejected
+    from feedback.models import User
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,8 @@ def scan_upload(path: Path, display: str) -> None:
             _(
                 "暂时无法完成病毒扫描，“%(name)s”未上传。请稍后再试，或联系系统管理员。",
                 name=display,
-            )
+            ),
+            audit={"verdict": "unavailable", "file": display},
         ) from None
     if found is not None:
         log.warning("upload refused: malware scanner found %s", found)
@@ -113,5 +118,23 @@ def scan_upload(path: Path, display: str) -> None:
                 "请用杀毒软件检查后重新上传。",
                 name=display,
                 found=found,
-            )
+            ),
+            audit={"verdict": "infected", "signature": found, "file": display},
         )
+
+
+def audit_rejection(rejected: UploadRejected, actor: User | None) -> None:
+    """Write the audit record of a scanner verdict that refused an upload, in its own commit.
+
+    The views call this when they catch an upload refusal, before anything else of the request
+    was written (uploads are received first), so the commit holds only this record.
+    """
+    from feedback.audit.services import record
+    from feedback.extensions import db
+
+    if not rejected.audit:
+        return
+    record(
+        "upload_scan", actor=actor, object_type="attachment", outcome="failure", **rejected.audit
+    )
+    db.session.commit()

@@ -122,13 +122,19 @@ _EOCD64: Final = struct.Struct("<4sQ2H2L4Q")
 
 
 class UploadRejected(Exception):
-    """An upload refused for a reason the user can act on; ``message`` is shown to them."""
+    """An upload refused for a reason the user can act on; ``message`` is shown to them.
+
+    ``audit`` holds the details of a refusal the audit trail must keep (a malware finding);
+    the view writes it with :func:`feedback.filing.scanning.audit_rejection`.
+    """
 
     message: str
+    audit: dict[str, str] | None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, audit: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.audit = audit
 
 
 @dataclass(frozen=True)

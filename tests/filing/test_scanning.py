@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import socket
 import struct
@@ -18,7 +19,9 @@ from sqlalchemy import func, select
 from feedback import create_app
 from feedback.extensions import db
 from feedback.filing import scanning, uploads
-from feedback.models import Submission
+from feedback.models import AuditRecord, Submission
+from tests.api.conftest import bearer, token_for
+from tests.factories import make_submission, make_user
 from tests.filing.test_views import PDF, _form, _logged_in, _upload_files
 
 # The EICAR anti-virus test string: harmless, and detected by every scanner as "malware".
@@ -56,7 +59,7 @@ def test_infected_upload_is_refused_in_chinese_and_the_text_kept(
 ) -> None:
     scanner = FakeScanner()
     scanning.install_scanner(app, scanner)
-    _logged_in(client)
+    user = _logged_in(client)
 
     status, body = _post_with(client, INFECTED_PDF)
 
@@ -67,6 +70,13 @@ def test_infected_upload_is_refused_in_chinese_and_the_text_kept(
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
     assert _upload_files(app) == []  # not even a temporary file
     assert "malware scanner found Eicar-Test-Signature" in caplog.text
+    audit = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "upload_scan")).one()
+    assert audit.outcome == "failure" and audit.actor_id == user.id
+    assert json.loads(audit.detail or "") == {
+        "verdict": "infected",
+        "signature": "Eicar-Test-Signature",
+        "file": "检查报告.pdf",
+    }
 
 
 def test_clean_upload_passes_the_scanner(app: Flask, client: FlaskClient) -> None:
@@ -88,6 +98,25 @@ def test_scanner_failure_refuses_the_upload(app: Flask, tmp_path: Path) -> None:
             io.BytesIO(PDF), "报告.pdf", temp_dir=tmp_path / "tmp", max_bytes=1024
         )
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_api_upload_is_scanned_and_an_unavailable_scanner_is_audited(
+    app: Flask, client: FlaskClient
+) -> None:
+    scanning.install_scanner(app, FakeScanner(broken=True))
+    author = make_user()
+    submission = make_submission(author)
+    response = client.post(
+        f"/api/v1/submissions/{submission.id}/attachments",
+        data={"file": (io.BytesIO(PDF), "现场检查记录.pdf")},
+        headers=bearer(token_for(author, "file")),
+    )
+    assert response.status_code == 422
+    assert "暂时无法完成病毒扫描" in response.get_json()["errors"]["file"][0]
+    audit = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "upload_scan")).one()
+    assert audit.actor_id == author.id
+    assert json.loads(audit.detail or "")["verdict"] == "unavailable"
+    assert _upload_files(app) == []
 
 
 def test_without_a_socket_nothing_scans_and_start_up_warns(
