@@ -136,6 +136,7 @@ _ENV_KEYS = {
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS_ADMIN": "PASSWORD_MAX_AGE_DAYS_ADMIN",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS": "PASSWORD_MAX_AGE_DAYS",
     "FEEDBACK_FIELD_KEYS": "FIELD_KEYS",
+    "FEEDBACK_SECRET_KEY_FALLBACKS": "SECRET_KEY_FALLBACKS",
     "FEEDBACK_BACKUP_KEY": "BACKUP_KEY",
     "FEEDBACK_BACKUP_PASSPHRASE": "BACKUP_PASSPHRASE",
     "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
@@ -155,6 +156,11 @@ def load_config(app: Flask, config_name: str | None, overrides: dict[str, Any] |
                 app.config[config_key] = os.environ[env_key]
         if os.environ.get("FEEDBACK_TRUSTED_HOSTS"):
             app.config["TRUSTED_HOSTS"] = os.environ["FEEDBACK_TRUSTED_HOSTS"].split(",")
+    if isinstance(app.config.get("SECRET_KEY_FALLBACKS"), str):
+        # Old keys still accepted on signed cookies while users' sessions move to the new key.
+        app.config["SECRET_KEY_FALLBACKS"] = [
+            k.strip() for k in app.config["SECRET_KEY_FALLBACKS"].split(",") if k.strip()
+        ]
     if overrides:
         app.config.update(overrides)
 
@@ -243,5 +249,25 @@ def check_config(app: Flask) -> None:
             raise ConfigError("生产环境不得开启 DEBUG。")
         if not app.config.get("TRUSTED_HOSTS"):
             raise ConfigError("生产环境必须设置 FEEDBACK_TRUSTED_HOSTS（以逗号分隔的域名）。")
+        for fallback in app.config.get("SECRET_KEY_FALLBACKS") or []:
+            if len(str(fallback).encode()) < MIN_SECRET_KEY_BYTES:
+                raise ConfigError("FEEDBACK_SECRET_KEY_FALLBACKS 中有过短的密钥（至少 32 字节）。")
+        check_outside_web_root(app)
         app.config["SESSION_COOKIE_SECURE"] = True
     check_field_keys(app)
+
+
+def check_outside_web_root(app: Flask) -> None:
+    """The database and the data folders must not be where nginx serves files (``static/``)."""
+    served = Path(str(app.static_folder)).resolve()
+    places = {"FEEDBACK_UPLOAD_DIR": app.config["UPLOAD_DIR"]}
+    if app.config.get("EXPORT_DIR"):
+        places["EXPORT_DIR"] = app.config["EXPORT_DIR"]
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.startswith("sqlite:///"):
+        places["FEEDBACK_DATABASE_URL"] = url.removeprefix("sqlite:///")
+    for name, place in places.items():
+        if Path(place).resolve().is_relative_to(served):
+            raise ConfigError(
+                f"{name} 指向 {place}，位于对外提供的静态目录 {served} 之下：请移到网站目录以外。"
+            )
