@@ -43,12 +43,16 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from feedback import assets, database, formatting, labels, search, security
+    from feedback import assets, crypto, database, formatting, labels, search, security
     from feedback.audit import chain
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
     from feedback.extensions import babel, csrf, db, limiter, migrate
 
+    crypto.init_crypto(app)
+    from feedback.filing import scanning
+
+    scanning.init_scanning(app)
     database.init_database(app, db)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

@@ -10,8 +10,10 @@ REPEATABLE READ transaction whose snapshot pg_dump shares through ``--snapshot``
 A restore reads and checks the whole archive into a temporary folder before it touches anything,
 refuses a database or upload folder that is not empty, and compares the row counts afterwards.
 
-The manifest protects against corruption, not against someone who rewrites it too: encryption
-and signing of the archive (row 39) are not done here yet.
+The manifest protects against corruption, not against someone who rewrites it too. With a
+backup key or passphrase (``FEEDBACK_BACKUP_KEY`` / ``FEEDBACK_BACKUP_PASSPHRASE``, row 39) the
+whole archive is encrypted and authenticated (:mod:`feedback.backup_crypto`): a restore decrypts it
+into its temporary folder first and refuses a file that was changed in any byte.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from flask import current_app
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from feedback.backup_crypto import BackupCryptoError, BackupSecret, decrypt_file, encrypt_file
+from feedback.backup_crypto import is_encrypted as is_encrypted_archive
 from feedback.exceptions import DomainError
 from feedback.extensions import db
 from feedback.models import Base, utcnow
@@ -169,8 +173,9 @@ def _backup_postgres(engine: Engine, target: Path) -> dict[str, int]:
     return counts
 
 
-def create_backup(out: Path) -> BackupResult:
-    """Write the archive to ``out`` (atomically: a temporary file, then renamed)."""
+def create_backup(out: Path, *, secret: BackupSecret | None = None) -> BackupResult:
+    """Write the archive to ``out`` (atomically: a temporary file, then renamed), encrypted
+    with ``secret`` if one is given."""
     engine = db.engine
     db.session.commit()  # nothing of ours may hold a lock the backup waits for
     with tempfile.TemporaryDirectory(prefix="feedback-backup-") as folder:
@@ -204,10 +209,17 @@ def create_backup(out: Path) -> BackupResult:
         manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
-        with tarfile.open(partial, "w:gz") as archive:
+        plain = work / "archive.tar.gz" if secret is not None else partial
+        with tarfile.open(plain, "w:gz") as archive:
             archive.add(manifest_path, arcname=MANIFEST)
             for name, path in members:
                 archive.add(path, arcname=name)
+        if secret is not None:
+            try:
+                encrypt_file(plain, partial, secret)
+            except BackupCryptoError as error:
+                partial.unlink(missing_ok=True)
+                raise BackupError(str(error)) from None
         os.replace(partial, out)
     return BackupResult(path=out, sha256=_sha256_file(out), files=len(files), tables=tables)
 
@@ -328,11 +340,22 @@ def _restore_postgres(engine: Engine, source: Path) -> None:
     )
 
 
-def restore_backup(archive: Path) -> RestoreResult:
-    """Restore ``archive`` into this (empty) instance; raises :class:`BackupError` on refusal."""
+def restore_backup(archive: Path, *, secret: BackupSecret | None = None) -> RestoreResult:
+    """Restore ``archive`` into this (empty) instance; raises :class:`BackupError` on refusal.
+
+    An encrypted archive is decrypted (and authenticated) with ``secret`` first.
+    """
     engine = db.engine
     with tempfile.TemporaryDirectory(prefix="feedback-restore-") as folder:
-        work = Path(folder)
+        work = Path(folder) / "content"
+        work.mkdir()
+        if archive.is_file() and is_encrypted_archive(archive):
+            decrypted = Path(folder) / "archive.tar.gz"
+            try:
+                decrypt_file(archive, decrypted, secret)
+            except BackupCryptoError as error:
+                raise BackupError(str(error)) from None
+            archive = decrypted
         manifest = read_verified(archive, work)
         if manifest.get("backend") != engine.dialect.name:
             raise BackupError(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -24,6 +24,9 @@ from feedback.database import reading
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.models import Organisation, OrgKind, Role, User
+
+if TYPE_CHECKING:
+    from feedback.backup_crypto import BackupSecret
 
 FEDERATION_NAME = "中国石油和化学工业联合会"
 FIRST_ADMIN_EMAIL = "admin@cpcif.local"
@@ -93,6 +96,7 @@ def register(app: Flask) -> None:
         backup,
         restore,
         copy_database,
+        rotate_field_key,
         build_report,
         export_submissions,
         export_purge,
@@ -429,6 +433,39 @@ def export_purge() -> None:
     click.echo(f"已删除 {removed} 个过期的导出文件。")
 
 
+@click.command("rotate-field-key")
+def rotate_field_key() -> None:
+    """Re-encrypt every encrypted field under the first key of FEEDBACK_FIELD_KEYS."""
+    from feedback.audit.services import record
+    from feedback.crypto import FieldKeyError, current_cipher, reencrypt_all
+
+    try:
+        changed = reencrypt_all(db.session.connection(), current_cipher())
+    except FieldKeyError as error:
+        db.session.rollback()
+        fail(str(error))
+    record("field_key_rotate", actor=None, values=changed)
+    db.session.commit()
+    click.echo(
+        f"已用当前密钥重新加密 {changed} 个字段值；确认无误后可从 FEEDBACK_FIELD_KEYS 删除旧密钥。"
+    )
+
+
+_PASSPHRASE_FILE = click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the backup passphrase from this file (instead of FEEDBACK_BACKUP_KEY/PASSPHRASE).",
+)
+
+
+def _backup_secret(passphrase_file: Path | None) -> BackupSecret | None:
+    from feedback.backup_crypto import BackupSecret, secret_from_config
+
+    if passphrase_file is not None:
+        return BackupSecret(passphrase=passphrase_file.read_text("utf-8").strip())
+    return secret_from_config(current_app.config)
+
+
 @click.command("backup")
 @click.option(
     "--out",
@@ -436,13 +473,27 @@ def export_purge() -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Archive to write (.tar.gz): database, uploads and a SHA-256 manifest.",
 )
-def backup(out: Path) -> None:
+@click.option(
+    "--encrypt/--no-encrypt",
+    default=None,
+    help="Encrypt the archive (default: yes when a backup key or passphrase is configured).",
+)
+@_PASSPHRASE_FILE
+def backup(out: Path, encrypt: bool | None, passphrase_file: Path | None) -> None:
     """Back up the database (online, consistent) and the uploads into one archive."""
     from feedback.audit.services import record
     from feedback.backup import BackupError, create_backup
 
+    secret = _backup_secret(passphrase_file)
+    if encrypt and secret is None:
+        fail(
+            "要加密备份，请设置 FEEDBACK_BACKUP_KEY 或 FEEDBACK_BACKUP_PASSPHRASE，"
+            "或给出 --passphrase-file。"
+        )
+    if encrypt is False:
+        secret = None
     try:
-        result = create_backup(out)
+        result = create_backup(out, secret=secret)
     except BackupError as error:
         fail(str(error))
     record(
@@ -452,23 +503,26 @@ def backup(out: Path) -> None:
         sha256=result.sha256,
         files=result.files,
         rows=sum(result.tables.values()),
+        encrypted=secret is not None,
     )
     db.session.commit()
+    state = "已加密" if secret is not None else "未加密"
     click.echo(
-        f"已备份到 {out}：{len(result.tables)} 张表共 {sum(result.tables.values())} 行，"
+        f"已备份到 {out}（{state}）：{len(result.tables)} 张表共 {sum(result.tables.values())} 行，"
         f"{result.files} 个文件；SHA-256 {result.sha256}"
     )
 
 
 @click.command("restore")
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
-def restore(archive: Path) -> None:
+@_PASSPHRASE_FILE
+def restore(archive: Path, passphrase_file: Path | None) -> None:
     """Restore a backup into this empty instance, after checking every file against the manifest."""
     from feedback.audit.services import record
     from feedback.backup import BackupError, restore_backup
 
     try:
-        result = restore_backup(archive)
+        result = restore_backup(archive, secret=_backup_secret(passphrase_file))
     except BackupError as error:
         fail(str(error))
     record("restore", actor=None, file=archive.name, rows=sum(result.tables.values()))

@@ -82,6 +82,17 @@ class Config:
     # purge never touches anything younger than max(this, 184) days (SECURITY.md row 36).
     AUDIT_RETENTION_DAYS = 365
 
+    # Field encryption keys (base64url, 32 bytes each; the first encrypts, all decrypt; see
+    # feedback/crypto.py). Required in production; elsewhere derived from SECRET_KEY when unset.
+    FIELD_KEYS: str | None = None
+    # Backups: a key (base64url, 32 bytes) or a passphrase; when either is set, `flask backup`
+    # encrypts the archive (feedback/backup_crypto.py).
+    BACKUP_KEY: str | None = None
+    BACKUP_PASSPHRASE: str | None = None
+    # Malware scanning of uploads through clamd's UNIX socket (feedback/filing/scanning.py);
+    # unset: no scanning, with a warning at start-up.
+    CLAMD_SOCKET: str | None = None
+
 
 class DevelopmentConfig(Config):
     """Local use by ``make run``: SQLite in ``instance/``."""
@@ -125,6 +136,11 @@ _ENV_KEYS = {
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS_ADMIN": "PASSWORD_MAX_AGE_DAYS_ADMIN",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS": "PASSWORD_MAX_AGE_DAYS",
+    "FEEDBACK_FIELD_KEYS": "FIELD_KEYS",
+    "FEEDBACK_SECRET_KEY_FALLBACKS": "SECRET_KEY_FALLBACKS",
+    "FEEDBACK_BACKUP_KEY": "BACKUP_KEY",
+    "FEEDBACK_BACKUP_PASSPHRASE": "BACKUP_PASSPHRASE",
+    "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
 }
 
 
@@ -141,6 +157,11 @@ def load_config(app: Flask, config_name: str | None, overrides: dict[str, Any] |
                 app.config[config_key] = os.environ[env_key]
         if os.environ.get("FEEDBACK_TRUSTED_HOSTS"):
             app.config["TRUSTED_HOSTS"] = os.environ["FEEDBACK_TRUSTED_HOSTS"].split(",")
+    if isinstance(app.config.get("SECRET_KEY_FALLBACKS"), str):
+        # Old keys still accepted on signed cookies while users' sessions move to the new key.
+        app.config["SECRET_KEY_FALLBACKS"] = [
+            k.strip() for k in app.config["SECRET_KEY_FALLBACKS"].split(",") if k.strip()
+        ]
     if overrides:
         app.config.update(overrides)
 
@@ -154,10 +175,14 @@ def load_config(app: Flask, config_name: str | None, overrides: dict[str, Any] |
 
 
 def engine_options(url: str) -> dict[str, Any]:
-    """Engine options per backend: pool health checks for PostgreSQL, a lock timeout for SQLite."""
+    """Engine options per backend: pool health checks for PostgreSQL, a lock timeout for SQLite.
+
+    ``hide_parameters`` keeps bound values (report text, password hashes, phone numbers) out of
+    database exceptions, which the error handler logs (SECURITY.md row 33).
+    """
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 10}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        return {"connect_args": {"timeout": 10}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "hide_parameters": True}
 
 
 def check_audit_retention(app: Flask) -> None:
@@ -189,6 +214,22 @@ def instance_secret_key(instance: Path) -> str:
     raise ConfigError(f"{path} 内容不完整；删除该文件后重新启动即可。")
 
 
+def check_field_keys(app: Flask) -> None:
+    """Field keys must be well formed everywhere, and present in production."""
+    from feedback.crypto import FieldKeyError, parse_keys
+
+    try:
+        keys = parse_keys(app.config.get("FIELD_KEYS"))
+    except FieldKeyError as error:
+        raise ConfigError(str(error)) from None
+    if app.config["ENV_NAME"] == "production" and not keys:
+        raise ConfigError(
+            "生产环境必须设置 FEEDBACK_FIELD_KEYS（字段加密密钥，逗号分隔，第一个用于加密）。"
+            '可用 python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32))'
+            '.decode())" 生成；请与数据库分开保管，丢失后 TOTP 验证器须全部重新绑定。'
+        )
+
+
 def check_config(app: Flask) -> None:
     """Refuse to start with settings that would be unsafe outside development."""
     check_audit_retention(app)
@@ -197,6 +238,7 @@ def check_config(app: Flask) -> None:
         # Local use only: a random key kept in instance/, shared by every worker process (a key
         # per process would make each worker reject the others' sessions).
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
+        check_field_keys(app)
         return
     if not key or len(str(key).encode()) < MIN_SECRET_KEY_BYTES:
         raise ConfigError(
@@ -208,4 +250,25 @@ def check_config(app: Flask) -> None:
             raise ConfigError("生产环境不得开启 DEBUG。")
         if not app.config.get("TRUSTED_HOSTS"):
             raise ConfigError("生产环境必须设置 FEEDBACK_TRUSTED_HOSTS（以逗号分隔的域名）。")
+        for fallback in app.config.get("SECRET_KEY_FALLBACKS") or []:
+            if len(str(fallback).encode()) < MIN_SECRET_KEY_BYTES:
+                raise ConfigError("FEEDBACK_SECRET_KEY_FALLBACKS 中有过短的密钥（至少 32 字节）。")
+        check_outside_web_root(app)
         app.config["SESSION_COOKIE_SECURE"] = True
+    check_field_keys(app)
+
+
+def check_outside_web_root(app: Flask) -> None:
+    """The database and the data folders must not be where nginx serves files (``static/``)."""
+    served = Path(str(app.static_folder)).resolve()
+    places = {"FEEDBACK_UPLOAD_DIR": app.config["UPLOAD_DIR"]}
+    if app.config.get("EXPORT_DIR"):
+        places["EXPORT_DIR"] = app.config["EXPORT_DIR"]
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.startswith("sqlite:///"):
+        places["FEEDBACK_DATABASE_URL"] = url.removeprefix("sqlite:///")
+    for name, place in places.items():
+        if Path(place).resolve().is_relative_to(served):
+            raise ConfigError(
+                f"{name} 指向 {place}，位于对外提供的静态目录 {served} 之下：请移到网站目录以外。"
+            )

@@ -14,8 +14,9 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from feedback import create_app
+from feedback import backup_crypto, create_app
 from feedback.audit import chain
+from feedback.crypto import new_key
 from feedback.extensions import db
 from feedback.models import AuditRecord, Base
 from tests.conftest import _truncate_postgres
@@ -187,3 +188,152 @@ def test_restore_refuses_an_instance_with_data(
     assert result.exit_code == 1
     assert "只能恢复到空实例" in result.output
     assert _counts() == counts
+
+
+MARKER = "第二份材料：储罐区巡检记录不全"
+
+
+def _encrypted_backup(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> tuple[Path, str]:
+    key = new_key()
+    app.config["BACKUP_KEY"] = key
+    archive = tmp_path / "backup.tar.gz.enc"
+    result = runner.invoke(args=["backup", "--out", str(archive)])
+    assert result.exit_code == 0, result.output
+    assert "已加密" in result.output
+    return archive, key
+
+
+def test_encrypted_backup_hides_the_content_and_restores_with_the_key(
+    filled: Flask, runner: FlaskCliRunner, empty_instance: Flask, tmp_path: Path
+) -> None:
+    counts = _counts()
+    files = _hashes(Path(filled.config["UPLOAD_DIR"]))
+    archive, key = _encrypted_backup(filled, runner, tmp_path)
+
+    data = archive.read_bytes()
+    assert data.startswith(b"FBKENC01")
+    assert MARKER.encode() not in data and b"manifest.json" not in data
+    with pytest.raises(tarfile.TarError), tarfile.open(archive):
+        pass
+    audit = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "backup")).one()
+    assert json.loads(audit.detail or "")["encrypted"] is True
+
+    _wipe(empty_instance)
+    empty_instance.config["BACKUP_KEY"] = key
+    restored = _invoke(empty_instance, "restore", str(archive))
+
+    assert restored.exit_code == 0, restored.output
+    with empty_instance.app_context():
+        after = _counts()
+        db.session.remove()
+        db.engine.dispose()
+    assert after == {**counts, "audit_record": counts["audit_record"] + 1}
+    assert _hashes(Path(empty_instance.config["UPLOAD_DIR"])) == files
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("no key", "此备份已加密"),
+        ("wrong key", "无法通过认证"),
+        ("flip header", "无法通过认证"),
+        ("flip body", "无法通过认证"),
+        ("flip last byte", "无法通过认证"),
+        ("truncate", "备份文件"),
+        ("drop last record", "无法通过认证"),
+        ("append", "备份文件"),
+    ],
+)
+@pytest.mark.usefixtures("small_chunks")
+def test_tampered_or_unkeyed_encrypted_backup_is_refused(
+    filled: Flask,
+    runner: FlaskCliRunner,
+    empty_instance: Flask,
+    tmp_path: Path,
+    damage: str,
+    message: str,
+) -> None:
+    archive, key = _encrypted_backup(filled, runner, tmp_path)
+    data = archive.read_bytes()
+    header = backup_crypto.HEADER.size
+    if damage == "flip header":
+        data = data[:20] + bytes([data[20] ^ 1]) + data[21:]  # the salt
+    elif damage == "flip body":
+        data = data[: header + 40] + bytes([data[header + 40] ^ 1]) + data[header + 41 :]
+    elif damage == "flip last byte":
+        data = data[:-1] + bytes([data[-1] ^ 1])
+    elif damage == "truncate":
+        data = data[: len(data) - 7]
+    elif damage == "drop last record":
+        data = _without_last_record(data, header)
+    elif damage == "append":
+        data = data + data[header:]
+    bad = tmp_path / "bad.enc"
+    bad.write_bytes(data)
+    _wipe(empty_instance)
+    if damage != "no key":
+        empty_instance.config["BACKUP_KEY"] = new_key() if damage == "wrong key" else key
+
+    result = _invoke(empty_instance, "restore", str(bad))
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not Path(empty_instance.config["UPLOAD_DIR"]).exists()
+    with empty_instance.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditRecord)) in (0, None)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _without_last_record(data: bytes, header: int) -> bytes:
+    """The encrypted archive cut after its second-to-last record (a clean truncation)."""
+    offsets, position = [], header
+    while position < len(data):
+        offsets.append(position)
+        (length,) = backup_crypto.LENGTH.unpack(data[position : position + 4])
+        position += 4 + length
+    assert len(offsets) >= 2, "the archive must span several records"
+    return data[: offsets[-1]]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backup_crypto, "CHUNK", 4096)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_passphrase_backup_round_trips_through_the_file_option(
+    filled: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    source = tmp_path / "plain.bin"
+    source.write_bytes(MARKER.encode() * 5000)  # several chunks
+    secret = backup_crypto.BackupSecret(passphrase="正确的备份口令-correct horse")
+    sealed, opened = tmp_path / "sealed", tmp_path / "opened"
+
+    backup_crypto.encrypt_file(source, sealed, secret)
+    backup_crypto.decrypt_file(sealed, opened, secret)
+
+    assert opened.read_bytes() == source.read_bytes()
+    assert MARKER.encode() not in sealed.read_bytes()
+    wrong = backup_crypto.BackupSecret(passphrase="错误的备份口令-wrong horse!")
+    with pytest.raises(backup_crypto.BackupCryptoError, match="无法通过认证"):
+        backup_crypto.decrypt_file(sealed, tmp_path / "x", wrong)
+    assert not (tmp_path / "x").exists()  # nothing half-decrypted is left behind
+    with pytest.raises(backup_crypto.BackupCryptoError, match="过短"):
+        backup_crypto.encrypt_file(source, sealed, backup_crypto.BackupSecret(passphrase="短"))
+
+    phrase = tmp_path / "phrase.txt"
+    phrase.write_text("正确的备份口令-correct horse\n", "utf-8")
+    archive = tmp_path / "b.enc"
+    result = runner.invoke(args=["backup", "--out", str(archive), "--passphrase-file", str(phrase)])
+    assert result.exit_code == 0, result.output
+    assert backup_crypto.is_encrypted(archive)
+
+
+def test_encrypt_without_a_key_is_refused(
+    filled: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(args=["backup", "--out", str(tmp_path / "b"), "--encrypt"])
+    assert result.exit_code == 1
+    assert "FEEDBACK_BACKUP_KEY" in result.output
+    assert not (tmp_path / "b").exists()

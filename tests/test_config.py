@@ -18,6 +18,7 @@ from feedback.config import ConfigError
 from feedback.extensions import db
 
 GOOD_KEY = "k" * 40
+GOOD_FIELD_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # 32 bytes, base64url
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("FEEDBACK_SECRET_KEY", "FEEDBACK_DATABASE_URL", "FEEDBACK_TRUSTED_HOSTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FEEDBACK_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    monkeypatch.setenv("FEEDBACK_FIELD_KEYS", GOOD_FIELD_KEY)
 
 
 @pytest.mark.usefixtures("clean_env")
@@ -34,6 +36,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ({}, "FEEDBACK_SECRET_KEY"),
         ({"FEEDBACK_SECRET_KEY": "short"}, "32"),
         ({"FEEDBACK_SECRET_KEY": GOOD_KEY}, "TRUSTED_HOSTS"),
+        (
+            {
+                "FEEDBACK_SECRET_KEY": GOOD_KEY,
+                "FEEDBACK_TRUSTED_HOSTS": "a.cn",
+                "FEEDBACK_FIELD_KEYS": "",
+            },
+            "生产环境必须设置 FEEDBACK_FIELD_KEYS",
+        ),
+        (
+            {
+                "FEEDBACK_SECRET_KEY": GOOD_KEY,
+                "FEEDBACK_TRUSTED_HOSTS": "a.cn",
+                "FEEDBACK_FIELD_KEYS": f"{GOOD_FIELD_KEY},short",
+            },
+            "第 2 个密钥无效",
+        ),
     ],
 )
 def test_production_refuses_to_start_unsafely(
@@ -219,3 +237,50 @@ def test_login_rate_limit_is_read_from_the_environment(monkeypatch: pytest.Monke
     assert create_app("development").config["RATELIMIT_LOGIN"] == "20 per minute"
     monkeypatch.setenv("FEEDBACK_RATELIMIT_LOGIN", "1000 per minute")
     assert create_app("development").config["RATELIMIT_LOGIN"] == "1000 per minute"
+
+
+@pytest.mark.parametrize("place", ["upload", "database"])
+def test_production_refuses_data_under_the_web_root(
+    monkeypatch: pytest.MonkeyPatch, place: str
+) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    static = Path(__file__).resolve().parent.parent / "static"
+    if place == "upload":
+        monkeypatch.setenv("FEEDBACK_UPLOAD_DIR", str(static / "uploads"))
+        name = "FEEDBACK_UPLOAD_DIR"
+    else:
+        monkeypatch.setenv("FEEDBACK_DATABASE_URL", f"sqlite:///{static / 'x' / '..' / 'f.db'}")
+        name = "FEEDBACK_DATABASE_URL"
+    with pytest.raises(ConfigError, match=f"{name} .*静态目录"):
+        create_app("production")
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_production_takes_secret_key_fallbacks_and_refuses_short_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY_FALLBACKS", f"{'a' * 40}, {'b' * 40}")
+    assert create_app("production").config["SECRET_KEY_FALLBACKS"] == ["a" * 40, "b" * 40]
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY_FALLBACKS", f"{'a' * 40},short")
+    with pytest.raises(ConfigError, match="FEEDBACK_SECRET_KEY_FALLBACKS"):
+        create_app("production")
+
+
+def test_sessions_survive_a_secret_key_rotation_through_the_fallbacks(app: Flask) -> None:
+    from tests.conftest import login
+    from tests.factories import PASSWORD, make_user
+
+    make_user(email="rotate@park.cn")
+    client = app.test_client()
+    assert login(client, "rotate@park.cn", PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200
+    old = app.config["SECRET_KEY"]
+
+    app.config["SECRET_KEY"] = "a-brand-new-secret-key-of-sufficient-length-0123"
+    assert client.get("/").status_code == 302  # without the old key the session is gone
+
+    app.config["SECRET_KEY_FALLBACKS"] = [old]
+    assert client.get("/").status_code == 200

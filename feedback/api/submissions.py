@@ -18,7 +18,7 @@ from feedback.api import schemas as s
 from feedback.api.core import api_user, operation
 from feedback.api.problems import ApiError
 from feedback.extensions import db
-from feedback.filing import services, uploads
+from feedback.filing import scanning, services, uploads
 from feedback.filing.kinds import Kind
 from feedback.filing.services import SubmissionInput
 from feedback.models import Attachment, Scope, Submission, User
@@ -277,6 +277,7 @@ def _receive() -> list[uploads.CheckedFile]:
     except uploads.UploadRejected as rejected:
         for checked in received:
             uploads.discard(checked)
+        scanning.audit_rejection(rejected, api_user())
         raise ApiError(422, rejected.message, errors={"file": [rejected.message]}) from None
     if not received:
         raise ApiError(422, _("请在 file 字段中上传文件。"), errors={"file": [_("必填项。")]})

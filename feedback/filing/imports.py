@@ -26,7 +26,7 @@ from sqlalchemy import select
 from feedback.admin.forms import ActionForm
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
-from feedback.filing import services, spreadsheet, uploads, workflow
+from feedback.filing import scanning, services, spreadsheet, uploads, workflow
 from feedback.filing.kinds import KINDS, Kind
 from feedback.models import ORG_ROLES, ImportBatch, Submission, Tag, User
 from feedback.security import acting_user, require_roles
@@ -109,6 +109,7 @@ def upload() -> ResponseReturnValue:
             max_bytes=int(current_app.config["IMPORT_MAX_BYTES"]),
         )
     except uploads.UploadRejected as rejected:
+        scanning.audit_rejection(rejected, user)
         flash(rejected.message, "danger")
         return redirect(url_for("imports.start"))
     if checked.extension != "xlsx":

@@ -34,6 +34,8 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 
+from feedback.filing.scanning import scan_upload
+
 __all__ = [
     "ALLOWED_TYPES",
     "CheckedFile",
@@ -120,13 +122,19 @@ _EOCD64: Final = struct.Struct("<4sQ2H2L4Q")
 
 
 class UploadRejected(Exception):
-    """An upload refused for a reason the user can act on; ``message`` is shown to them."""
+    """An upload refused for a reason the user can act on; ``message`` is shown to them.
+
+    ``audit`` holds the details of a refusal the audit trail must keep (a malware finding);
+    the view writes it with :func:`feedback.filing.scanning.audit_rejection`.
+    """
 
     message: str
+    audit: dict[str, str] | None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, audit: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.audit = audit
 
 
 @dataclass(frozen=True)
@@ -238,8 +246,8 @@ def receive_upload(
     """Copy ``stream`` to a temporary file in ``temp_dir`` and check it.
 
     Returns the accepted file; raises :class:`UploadRejected` (with no temporary file left)
-    if it is too large, empty, of a type not allowed, not what its extension says, or an
-    unsafe or macro-enabled Office file.
+    if it is too large, empty, of a type not allowed, not what its extension says, an
+    unsafe or macro-enabled Office file, or refused by the malware scanner.
     """
     cleaned = clean_original_name(original_name)
     display = cleaned or FALLBACK_STEM
@@ -256,6 +264,7 @@ def receive_upload(
         if size == 0:
             raise UploadRejected(f"“{display}”是空文件，请检查后重新上传。")
         detected = _detect(temp_path, display, claimed, limits)
+        scan_upload(temp_path, display)  # malware scanning, when configured (row 27)
         checked = CheckedFile(
             original_name=cleaned or f"{FALLBACK_STEM}.{detected}",
             extension=detected,

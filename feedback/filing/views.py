@@ -31,7 +31,7 @@ from feedback.exceptions import (
     ValidationFailed,
 )
 from feedback.extensions import db
-from feedback.filing import choices, services, uploads, workflow
+from feedback.filing import choices, scanning, services, uploads, workflow
 from feedback.filing.forms import NoteForm, SubmissionFormBase, fill_choices, form_class
 from feedback.filing.kinds import KINDS, Kind
 from feedback.forms import show_errors
@@ -203,6 +203,7 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
     try:
         files = _receive_files()
     except uploads.UploadRejected as rejected:
+        scanning.audit_rejection(rejected, user)
         form.attachments.errors = [rejected.message]
         return _form_again(form, submission, 422)
     stored: list[str] = []

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from feedback.crypto import EncryptedString
 from feedback.models.base import Base, str_enum, utcnow
 from feedback.models.organisation import Organisation
 
@@ -62,9 +63,9 @@ class User(Base):
     # Bumped to end every session of the user at once (logout, password change, deactivation):
     # the value is part of the identifier Flask-Login keeps in the session cookie.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    # TOTP (RFC 6238). The base32 secret is stored as is until field encryption exists
-    # (SECURITY.md row 39); 255 characters leave room for its ciphertext then.
-    mfa_secret: Mapped[str | None] = mapped_column(String(255))
+    # TOTP (RFC 6238). The base32 secret is stored AES-GCM encrypted (SECURITY.md row 39,
+    # feedback/crypto.py): about 90 characters of ciphertext for a 32-character secret.
+    mfa_secret: Mapped[str | None] = mapped_column(EncryptedString(255, "user.mfa_secret"))
     mfa_enabled_at: Mapped[datetime | None]
     # The last accepted time step: a code of this step or an earlier one is never taken again.
     mfa_last_step: Mapped[int | None] = mapped_column(Integer)

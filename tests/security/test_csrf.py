@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feedback.models import Role, User
-from tests.conftest import login
+from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, make_user
 from tests.security.conftest import PERSONAS, World
 from tests.security.routes import ID_LESS, POLICY, is_api, probes
@@ -100,3 +100,26 @@ def test_the_api_ignores_the_session_cookie(client: FlaskClient) -> None:
     response = client.post("/api/v1/submissions", json={"kind": "problem"})
     assert response.status_code == 401
     assert client.get("/api/v1/submissions").status_code == 401
+
+
+def test_https_post_needs_a_same_origin_referer(client: FlaskClient) -> None:
+    """Flask-WTF's SSL-strict check (SECURITY.md finding 4, row 28): over HTTPS a POST without a
+    same-origin Referer is refused even with a valid token; the Referrer-Policy sent keeps it."""
+    user = make_user()
+    base = "https://localhost"
+    page = client.get("/auth/login", base_url=base)
+    assert page.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    token = csrf_token(client, "/auth/login")
+    data = {"email": user.email, "password": PASSWORD, "csrf_token": token}
+
+    missing = client.post("/auth/login", data=data, base_url=base)
+    foreign = client.post(
+        "/auth/login", data=data, base_url=base, headers={"Referer": "https://evil.example/"}
+    )
+    same = client.post(
+        "/auth/login", data=data, base_url=base, headers={"Referer": f"{base}/auth/login"}
+    )
+
+    assert missing.status_code == 400 and "CSRF" in missing.get_data(as_text=True)
+    assert foreign.status_code == 400
+    assert same.status_code == 302
