@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from flask.cli import with_appcontext
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,18 @@ def _resolve(func_path: str) -> Callable[..., Any]:
 
 
 def perform(func_path: str, *args: Any) -> None:
-    """Run a job (what RQ and the fallback thread call): inside the current app context, or a
-    fresh app's when there is none (an RQ worker started without ``flask worker``)."""
+    """Run a job (what RQ and the fallback thread call) in an application context of its own,
+    so it never shares the caller's database session; the current app's when there is one
+    (``flask worker``), else a fresh one (a bare ``rq worker``)."""
     function = _resolve(func_path)
     if has_app_context():
-        function(*args)
-        return
-    from feedback import create_app
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    else:
+        from feedback import create_app
 
-    with create_app().app_context():
+        app = create_app()
+    with app.app_context():
+        g.background_job = True  # SQLite: begin deferred, as in the thread (feedback.database)
         function(*args)
 
 

@@ -123,6 +123,32 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+REDIS_TEST_URL = os.environ.get("FEEDBACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
+
+
+@pytest.fixture
+def job_queue(app: Flask) -> Iterator[Any]:
+    """Background jobs on RQ for this test: Redis DB 8, a queue of the test's own (emptied
+    afterwards). Skips when Redis is unreachable (CI has it)."""
+    import uuid
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from feedback import jobs
+
+    try:
+        Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping()
+    except RedisError:
+        pytest.skip(f"Redis unreachable at {REDIS_TEST_URL}")
+    app.config["JOB_QUEUE_URL"] = REDIS_TEST_URL
+    app.config["JOB_QUEUE_NAME"] = f"test-{uuid.uuid4().hex}"
+    queue = jobs.queue(app)
+    yield queue
+    queue.delete(delete_jobs=True)
+    queue.connection.close()
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
