@@ -67,10 +67,12 @@ def new() -> ResponseReturnValue:
         abort(400)
     columns = exports.chosen(request.form.getlist("columns"))
     if total > exports.DIRECT_LIMIT:
-        job = exports.create_job(user, file_format, filters, columns, total)
+        job_id = exports.create_job(user, file_format, filters, columns, total).id
+        # Committed before it is queued; and not read again in this request: on SQLite that
+        # would take the write lock that marking the job failed (queue down) needs.
         db.session.commit()
-        _start(job.id)
-        return redirect(url_for(".detail", job_id=job.id), 303)
+        _start(job_id)
+        return redirect(url_for(".detail", job_id=job_id), 303)
     now = utcnow()
     name = exports.filename(file_format, now)
     record("export", actor=user, object_type="export", object_id=None, rows=total,
@@ -131,7 +133,7 @@ def restart(job_id: int) -> ResponseReturnValue:
         return redirect(url_for(".detail", job_id=job_id), 303)
     exports.restart(job, acting_user())
     db.session.commit()
-    _start(job.id)
+    _start(job_id)
     return redirect(url_for(".detail", job_id=job_id), 303)
 
 

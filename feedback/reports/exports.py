@@ -34,6 +34,7 @@ from werkzeug.datastructures import MultiDict
 from feedback import jobs, labels
 from feedback.audit.services import record
 from feedback.codes.regions import region_label
+from feedback.database import next_transaction_writes
 from feedback.extensions import db
 from feedback.filing.kinds import KINDS, SENSITIVITY_LABELS
 from feedback.filing.workflow import STATUS_LABELS
@@ -336,20 +337,26 @@ def run_job(job_id: int) -> None:
         db.session.remove()
 
 
-def mark_interrupted(user: User | None = None) -> int:
-    """Mark queued or running exports without a recent heartbeat failed ("interrupted"): their
-    process died (a restart, a recycled worker, a lost host). Returns how many."""
+def mark_interrupted(user: User) -> int:
+    """Mark the user's queued or running exports without a recent heartbeat failed
+    ("interrupted"): their process died (a restart, a recycled worker, a lost host). Written on
+    the request's session and committed here; returns how many."""
     now = utcnow()
-    condition = _stale_condition(now)
-    if user is not None:
-        condition = and_(condition, ExportJob.user_id == user.id)
-    with db.engine.begin() as connection:
-        result = connection.execute(
-            update(ExportJob)
-            .where(condition)
-            .values(status=ExportStatus.FAILED, finished_at=now, error=INTERRUPTED)
-        )
-    return int(result.rowcount)
+    condition = and_(_stale_condition(now), ExportJob.user_id == user.id)
+    stale = db.session.scalars(select(ExportJob.id).where(condition)).all()
+    if not stale:
+        return 0
+    db.session.commit()  # end the read; the update waits for SQLite's write lock, not fails
+    next_transaction_writes()
+    result = db.session.execute(
+        update(ExportJob)
+        .where(ExportJob.id.in_(stale), condition)  # a heartbeat since the read keeps it running
+        .values(status=ExportStatus.FAILED, finished_at=now, error=INTERRUPTED)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    log.warning("exports %s interrupted (no heartbeat since %s)", stale, now - jobs.stale_after())
+    return int(getattr(result, "rowcount", 0))
 
 
 def restart(job: ExportJob, user: User) -> None:
