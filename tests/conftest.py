@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,11 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
+        # Background jobs of the thread fallback (an import's similarity job, say) finish on
+        # this test's database before it goes, not on the next test's.
+        for thread in threading.enumerate():
+            if thread.name.startswith("job-"):
+                thread.join(timeout=30)
         db.session.remove()
         db.engine.dispose()
 
