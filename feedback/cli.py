@@ -82,6 +82,7 @@ def _find_organisation(name: str) -> Organisation:
 def register(app: Flask) -> None:
     """Attach the commands to ``app.cli``."""
     from feedback.audit.commands import audit_purge, audit_verify
+    from feedback.jobs import worker
 
     for command in (
         init,
@@ -100,6 +101,7 @@ def register(app: Flask) -> None:
         build_report,
         export_submissions,
         export_purge,
+        worker,
     ):
         app.cli.add_command(command)
 

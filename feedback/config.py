@@ -75,6 +75,13 @@ class Config:
     MAIL_SMTP_PORT = 25
     MAIL_FROM = "noreply@feedback.local"
     UPLOAD_DIR: str | None = None  # default: instance/uploads
+    # Background jobs (large exports): RQ on this Redis when set, else a thread of the web
+    # process. JOB_TIMEOUT bounds one job on RQ; JOB_STALE_AFTER is how long a queued or running
+    # job may go without a heartbeat before it is shown as interrupted and may be restarted.
+    JOB_QUEUE_URL: str | None = None
+    JOB_QUEUE_NAME = "feedback"
+    JOB_TIMEOUT = 3600
+    JOB_STALE_AFTER = 600
     PROXY_FIX_HOPS = 0
     TRUSTED_HOSTS: list[str] | None = None
 
@@ -129,6 +136,7 @@ _ENV_KEYS = {
     "FEEDBACK_UPLOAD_DIR": "UPLOAD_DIR",
     "FEEDBACK_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "FEEDBACK_RATELIMIT_LOGIN": "RATELIMIT_LOGIN",
+    "FEEDBACK_JOB_QUEUE_URL": "JOB_QUEUE_URL",
     "FEEDBACK_RATELIMIT_API": "RATELIMIT_API",
     "FEEDBACK_RATELIMIT_API_ADDRESS": "RATELIMIT_API_ADDRESS",
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import click
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -87,11 +87,16 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # A request that may write takes the write lock up front (BEGIN IMMEDIATE), so two writers
     # queue on busy_timeout instead of one failing with "database is locked" when it upgrades a
     # read lock mid-transaction. Reads (GET/HEAD) begin deferred and run concurrently under WAL.
-    # CLI commands write too. Anything else (tests, scripts) begins deferred like plain SQLite.
+    # CLI commands write too. Anything else (tests, scripts) begins deferred like plain SQLite,
+    # and so do background jobs, even under `flask worker` (see feedback.jobs.perform): a job
+    # keeps a reading transaction open while it records progress on short transactions of its
+    # own, which an IMMEDIATE read would lock out.
     if _READING.get():
         writes = False
     elif has_request_context():
         writes = _request_writes()
+    elif has_app_context() and g.get("background_job"):
+        writes = False
     else:
         writes = click.get_current_context(silent=True) is not None
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,8 +121,39 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
+        # Background jobs of the thread fallback (an import's similarity job, say) finish on
+        # this test's database before it goes, not on the next test's.
+        for thread in threading.enumerate():
+            if thread.name.startswith("job-"):
+                thread.join(timeout=30)
         db.session.remove()
         db.engine.dispose()
+
+
+REDIS_TEST_URL = os.environ.get("FEEDBACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
+
+
+@pytest.fixture
+def job_queue(app: Flask) -> Iterator[Any]:
+    """Background jobs on RQ for this test: Redis DB 8, a queue of the test's own (emptied
+    afterwards). Skips when Redis is unreachable (CI has it)."""
+    import uuid
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from feedback import jobs
+
+    try:
+        Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping()
+    except RedisError:
+        pytest.skip(f"Redis unreachable at {REDIS_TEST_URL}")
+    app.config["JOB_QUEUE_URL"] = REDIS_TEST_URL
+    app.config["JOB_QUEUE_NAME"] = f"test-{uuid.uuid4().hex}"
+    queue = jobs.queue(app)
+    yield queue
+    queue.delete(delete_jobs=True)
+    queue.connection.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -23,14 +24,18 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from feedback import jobs
 from feedback.admin.forms import ActionForm
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import scanning, services, spreadsheet, uploads, workflow
 from feedback.filing.kinds import KINDS, Kind
 from feedback.models import ORG_ROLES, ImportBatch, Submission, Tag, User
+from feedback.review import similarity
 from feedback.security import acting_user, require_roles
 from feedback.taxonomy.services import plan_tree
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("imports", __name__, url_prefix="/submissions/import")
 
@@ -173,7 +178,10 @@ def confirm(token: str) -> ResponseReturnValue:
     submit = request.form.get("then") == "submit"
     plan, tags = _vocabulary()
     try:
-        created = [_create_row(user, batch, row, plan, tags, submit) for row in result.rows]
+        # Similarity per row dominated the confirm (≈ 0.3 s a row at 30k submissions): it runs
+        # after the commit, as a background job, for all the rows at once.
+        with similarity.deferred(db.session):
+            created = [_create_row(user, batch, row, plan, tags, submit) for row in result.rows]
     except DomainError as error:
         db.session.rollback()
         detail = (
@@ -194,6 +202,10 @@ def confirm(token: str) -> ResponseReturnValue:
         ensure_ascii=False,
     )
     db.session.commit()
+    try:
+        jobs.enqueue("feedback.review.similarity.update_missing")
+    except jobs.QueueUnavailable:  # the rows are saved; the next job (or a rebuild) fills them in
+        log.warning("similarity of import %s left for the next job", batch.token)
     uploads.remove_stored(_upload_dir(), batch.stored_name)
     flash(_("已导入 %(n)d 份材料。", n=len(created)), "success")
     return redirect(url_for("imports.preview", token=token), 303)

@@ -43,6 +43,10 @@ class ExportJob(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Written by whichever process runs the job: any host can tell progress from a stall.
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
 

@@ -20,11 +20,12 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from feedback import jobs
 from feedback.admin.forms import ActionForm
 from feedback.audit.services import record
 from feedback.database import next_transaction_writes
 from feedback.extensions import db
-from feedback.models import STAFF_ROLES, ExportJob, utcnow
+from feedback.models import STAFF_ROLES, ExportJob, ExportStatus, utcnow
 from feedback.reports import exports
 from feedback.review import queue
 from feedback.security import acting_user, require_roles
@@ -67,10 +68,12 @@ def new() -> ResponseReturnValue:
         abort(400)
     columns = exports.chosen(request.form.getlist("columns"))
     if total > exports.DIRECT_LIMIT:
-        job = exports.create_job(user, file_format, filters, columns, total)
+        job_id = exports.create_job(user, file_format, filters, columns, total).id
+        # Committed before it is queued; and not read again in this request: on SQLite that
+        # would take the write lock that marking the job failed (queue down) needs.
         db.session.commit()
-        exports.start(job.id)
-        return redirect(url_for(".detail", job_id=job.id), 303)
+        _start(job_id)
+        return redirect(url_for(".detail", job_id=job_id), 303)
     now = utcnow()
     name = exports.filename(file_format, now)
     record("export", actor=user, object_type="export", object_id=None, rows=total,
@@ -85,15 +88,25 @@ def new() -> ResponseReturnValue:
     return response
 
 
+def _start(job_id: int) -> None:
+    try:
+        exports.start(job_id)
+    except jobs.QueueUnavailable:
+        flash(_("后台任务队列暂时不可用，导出未能开始。请稍后重新开始；问题持续时请联系系统管理员。"),
+              "danger")  # fmt: skip
+
+
 @bp.route("/")
 @require_roles(*STAFF_ROLES)
 def index() -> ResponseReturnValue:
     """The user's exports: when, which filter, how many rows, the file's SHA-256, expiry."""
+    exports.mark_interrupted(acting_user())
     return render_template("exports/index.html", jobs=exports.jobs_of(acting_user()),
                            file_of=exports.file_of)  # fmt: skip
 
 
 def _own_job_or_404(job_id: int) -> ExportJob:
+    exports.mark_interrupted(acting_user())
     job = db.session.get(ExportJob, job_id)
     if job is None or job.user_id != acting_user().id:
         abort(404)
@@ -105,7 +118,24 @@ def _own_job_or_404(job_id: int) -> ExportJob:
 def detail(job_id: int) -> ResponseReturnValue:
     """One export: its progress while it runs, its file when done."""
     job = _own_job_or_404(job_id)
-    return render_template("exports/detail.html", job=job, file=exports.file_of(job))
+    return render_template("exports/detail.html", job=job, file=exports.file_of(job),
+                           action_form=ActionForm())  # fmt: skip
+
+
+@bp.route("/<int:job_id>/restart", methods=["POST"])
+@require_roles(*STAFF_ROLES)
+def restart(job_id: int) -> ResponseReturnValue:
+    """Start a failed or interrupted export again, with the same filter and columns."""
+    job = _own_job_or_404(job_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if job.status != ExportStatus.FAILED:
+        flash(_("这项导出正在进行或已经完成，无需重新开始。"), "info")
+        return redirect(url_for(".detail", job_id=job_id), 303)
+    exports.restart(job, acting_user())
+    db.session.commit()
+    _start(job_id)
+    return redirect(url_for(".detail", job_id=job_id), 303)
 
 
 @bp.route("/<int:job_id>/progress")

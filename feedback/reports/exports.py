@@ -1,9 +1,11 @@
 """Raw exports of the queue (导出): any filter, chosen columns, .xlsx or UTF-8 CSV, formula-safe.
 
-Small exports are written in the request; large ones run in a background thread that records
-its progress on an :class:`ExportJob`, and the file is kept under ``EXPORT_DIR`` until it
-expires. Every export and every download is audited. Memory stays flat whatever the size: rows
-are read in batches and written in openpyxl's write-only mode (or streamed as CSV).
+Small exports are written in the request; large ones run as a background job
+(:mod:`feedback.jobs`: RQ, or a thread without Redis) that records its progress and heartbeat
+on an :class:`ExportJob`, and the file is kept under ``EXPORT_DIR`` (shared storage when several
+hosts serve) until it expires. Every export and every download is audited. Memory stays flat
+whatever the size: rows are read in batches and written in openpyxl's write-only mode (or
+streamed as CSV).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
-from feedback import labels
+from feedback import jobs, labels
 from feedback.audit.services import record
 from feedback.codes.regions import region_label
+from feedback.database import next_transaction_writes
 from feedback.extensions import db
 from feedback.filing.kinds import KINDS, SENSITIVITY_LABELS
 from feedback.filing.workflow import STATUS_LABELS
@@ -237,13 +240,24 @@ def create_job(
     return job
 
 
-def start(job_id: int) -> threading.Thread:
-    """Run a committed job in a background thread of this process."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=run_job, args=(app, job_id), name=f"export-{job_id}")
-    thread.daemon = True
-    thread.start()
-    return thread
+RUN_JOB = "feedback.reports.exports.run_job"
+QUEUE_DOWN = (
+    "后台任务队列暂时不可用，导出未能开始。请稍后在本页重新开始；问题持续时请联系系统管理员。"
+)
+INTERRUPTED = "导出在生成过程中中断（服务重启或后台进程停止），请重新开始。"
+
+
+def start(job_id: int) -> threading.Thread | None:
+    """Hand a committed job to the job queue (RQ, or a thread of this process without Redis).
+
+    Raises :class:`feedback.jobs.QueueUnavailable` when the queue cannot take it; the job is
+    then marked failed (and may be started again), and the caller tells the user.
+    """
+    try:
+        return jobs.enqueue(RUN_JOB, job_id)
+    except jobs.QueueUnavailable:
+        _set(job_id, status=ExportStatus.FAILED, finished_at=utcnow(), error=QUEUE_DOWN)
+        raise
 
 
 def _set(job_id: int, **values: Any) -> None:
@@ -252,38 +266,110 @@ def _set(job_id: int, **values: Any) -> None:
         connection.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
 
 
-def run_job(app: Flask, job_id: int) -> None:
-    """Write a job's file, recording progress; marks it done (with SHA-256) or failed."""
-    with app.app_context():
-        folder = export_dir(app)
-        partial = folder / f"{uuid.uuid4().hex}.part"
-        try:
-            job = db.session.get_one(ExportJob, job_id)
-            user = db.session.get_one(User, job.user_id)
-            query = query_for(filters_of(job.query), user)
-            columns = chosen(job.columns)
-            file_format = job.file_format
-            _set(job_id, status=ExportStatus.RUNNING)
+def _stale_condition(now: datetime) -> Any:
+    """Queued or running, and not heard of within ``JOB_STALE_AFTER``."""
+    last = func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at)
+    return and_(
+        ExportJob.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)),
+        last < now - jobs.stale_after(),
+    )
 
-            def progress(done: int) -> None:
-                _set(job_id, rows_done=done)
 
-            with partial.open("wb") as handle:
-                records = write(handle, file_format, query, columns, progress=progress)
-            final = folder / f"{uuid.uuid4().hex}.{file_format}"
-            os.replace(partial, final)
-            digest = hashlib.sha256(final.read_bytes()).hexdigest()
-            now = utcnow()
-            _set(job_id, status=ExportStatus.DONE, rows_done=records, rows_total=records,
-                 stored_name=final.name, filename=filename(file_format, now), sha256=digest,
-                 size=final.stat().st_size, finished_at=now, expires_at=now + KEEP_FOR)  # fmt: skip
-        except Exception:
-            log.exception("export %s failed", job_id)
-            partial.unlink(missing_ok=True)
-            _set(job_id, status=ExportStatus.FAILED, finished_at=utcnow(),
-                 error="导出失败，请稍后重试；问题持续时请联系系统管理员。")  # fmt: skip
-        finally:
-            db.session.remove()
+def claim(job_id: int) -> bool:
+    """Mark a queued (or interrupted-while-running) job running for this process; False when
+    another process has it or it is finished, so a job delivered twice runs once."""
+    now = utcnow()
+    with db.engine.begin() as connection:
+        result = connection.execute(
+            update(ExportJob)
+            .where(
+                ExportJob.id == job_id,
+                or_(ExportJob.status == ExportStatus.QUEUED, _stale_condition(now)),
+            )
+            .values(
+                status=ExportStatus.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=ExportJob.attempts + 1,
+                rows_done=0,
+            )
+        )
+    return bool(result.rowcount)
+
+
+def run_job(job_id: int) -> None:
+    """Write a job's file, recording progress; marks it done (with SHA-256) or failed.
+
+    Runs inside an app context (RQ worker or fallback thread). Safe to retry: a job that is
+    done, failed, or running elsewhere with a live heartbeat is left alone.
+    """
+    if not claim(job_id):
+        log.info("export %s: already taken or finished, nothing to do", job_id)
+        return
+    folder = export_dir()
+    partial = folder / f"{uuid.uuid4().hex}.part"
+    try:
+        job = db.session.get_one(ExportJob, job_id)
+        user = db.session.get_one(User, job.user_id)
+        query = query_for(filters_of(job.query), user)
+        columns = chosen(job.columns)
+        file_format = job.file_format
+
+        def progress(done: int) -> None:
+            _set(job_id, rows_done=done, heartbeat_at=utcnow())
+
+        with partial.open("wb") as handle:
+            records = write(handle, file_format, query, columns, progress=progress)
+        final = folder / f"{uuid.uuid4().hex}.{file_format}"
+        os.replace(partial, final)
+        digest = hashlib.sha256(final.read_bytes()).hexdigest()
+        now = utcnow()
+        _set(job_id, status=ExportStatus.DONE, rows_done=records, rows_total=records,
+             stored_name=final.name, filename=filename(file_format, now), sha256=digest,
+             size=final.stat().st_size, finished_at=now, heartbeat_at=now,
+             expires_at=now + KEEP_FOR)  # fmt: skip
+    except Exception:
+        log.exception("export %s failed", job_id)
+        partial.unlink(missing_ok=True)
+        _set(job_id, status=ExportStatus.FAILED, finished_at=utcnow(),
+             error="导出失败，请稍后重试；问题持续时请联系系统管理员。")  # fmt: skip
+    finally:
+        db.session.remove()
+
+
+def mark_interrupted(user: User) -> int:
+    """Mark the user's queued or running exports without a recent heartbeat failed
+    ("interrupted"): their process died (a restart, a recycled worker, a lost host). Written on
+    the request's session and committed here; returns how many."""
+    now = utcnow()
+    condition = and_(_stale_condition(now), ExportJob.user_id == user.id)
+    stale = db.session.scalars(select(ExportJob.id).where(condition)).all()
+    if not stale:
+        return 0
+    db.session.commit()  # end the read; the update waits for SQLite's write lock, not fails
+    next_transaction_writes()
+    result = db.session.execute(
+        update(ExportJob)
+        .where(ExportJob.id.in_(stale), condition)  # a heartbeat since the read keeps it running
+        .values(status=ExportStatus.FAILED, finished_at=now, error=INTERRUPTED)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    log.warning("exports %s interrupted (no heartbeat since %s)", stale, now - jobs.stale_after())
+    return int(getattr(result, "rowcount", 0))
+
+
+def restart(job: ExportJob, user: User) -> None:
+    """Queue a failed export again, with the same filter and columns (the caller commits, then
+    calls :func:`start`)."""
+    job.status = ExportStatus.QUEUED
+    job.rows_done = 0
+    job.error = None
+    job.finished_at = None
+    job.heartbeat_at = utcnow()
+    record("export_restarted", actor=user, object_type="export", object_id=job.id,
+           attempts=job.attempts)  # fmt: skip
+    db.session.flush()
 
 
 def jobs_of(user: User, limit: int = 50) -> list[ExportJob]:

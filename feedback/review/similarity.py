@@ -27,6 +27,7 @@ import struct
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
@@ -42,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 from feedback.codes.regions import province_of
@@ -561,6 +563,7 @@ def dismiss(actor: User, link: SimilarityLink) -> None:
 # -- keeping in step with ORM writes -----------------------------------------------------------
 
 _PENDING = "feedback.similarity.pending"  # key in Session.info: submission ids to update
+_DEFERRED = "feedback.similarity.deferred"  # key in Session.info: leave updates to a job
 
 
 def _submission_written(_mapper: object, _connection: object, target: Submission) -> None:
@@ -579,12 +582,52 @@ def _submission_updated(_mapper: object, _connection: object, target: Submission
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     # Written on the flush's own connection: signatures and links commit or roll back with it.
     ids = session.info.pop(_PENDING, None)
-    if ids:
+    if ids and not session.info.get(_DEFERRED):
         _update_connection(_connection(session), ids)
 
 
 def _after_rollback(session: Session, _previous: object) -> None:
     session.info.pop(_PENDING, None)
+
+
+@contextmanager
+def deferred(session: Session | scoped_session[Any]) -> Iterator[None]:
+    """Within the block, flushes leave signatures and links alone; afterwards (committed), run
+    :func:`update_missing` as a background job. For bulk writes in a request — a 1,000-row
+    template import spent most of a 5-minute confirm here (bench/RESULTS.md) — at the price of
+    "similar" lists that fill in a little after the rows appear."""
+    info = session.info
+    info[_DEFERRED] = True
+    try:
+        yield
+    finally:
+        info.pop(_DEFERRED, None)
+
+
+def update_missing(batch: int = 100) -> int:
+    """Compute signatures and links of every submission that has none yet, committing every
+    ``batch`` (a background job; safe to run twice or concurrently). Returns how many."""
+    done = failures = 0
+    while True:
+        ids = list(db.session.scalars(
+            select(Submission.id)
+            .outerjoin(SimilaritySignature, SimilaritySignature.submission_id == Submission.id)
+            .where(SimilaritySignature.submission_id.is_(None))
+            .order_by(Submission.id)
+            .limit(batch)
+        ))  # fmt: skip
+        if not ids:
+            return done
+        try:
+            update(db.session, ids)
+            db.session.commit()
+        except (IntegrityError, OperationalError):  # another job wrote them first (or, on
+            db.session.rollback()  # SQLite, a writer moved on since this batch was read)
+            failures += 1
+            if failures > 5:
+                raise
+            continue
+        done += len(ids)
 
 
 _HOOKS: tuple[tuple[Any, str, Any], ...] = (

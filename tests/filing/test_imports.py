@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import time
+from typing import Any
 
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
@@ -139,3 +141,44 @@ def test_not_an_xlsx_is_refused_clearly(client: FlaskClient) -> None:
     assert "不是有效" in response.get_data(as_text=True) or "不符" in response.get_data(
         as_text=True
     )
+
+
+def test_similarity_of_imported_rows_is_left_to_a_background_job(
+    client: FlaskClient, job_queue: Any
+) -> None:
+    """The confirm stays fast at scale: signatures and links of the new rows are computed by
+    one job after the commit, not per row inside the request."""
+    from feedback.models import SimilarityLink, SimilaritySignature
+    from tests.test_jobs import work
+
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1), _row(2), _row(3)]))
+    token = csrf_token(client, "/submissions/import/")
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "submit"})
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 3
+    assert db.session.scalar(select(func.count()).select_from(SimilaritySignature)) == 0
+    assert job_queue.count == 1
+
+    work(job_queue)
+
+    assert db.session.scalar(select(func.count()).select_from(SimilaritySignature)) == 3
+    assert db.session.scalar(select(func.count()).select_from(SimilarityLink)) == 3  # 3 pairs
+
+
+def test_without_a_queue_the_similarity_job_runs_in_a_thread(client: FlaskClient) -> None:
+    from feedback.models import SimilaritySignature
+
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1), _row(2)]))
+    token = csrf_token(client, "/submissions/import/")
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    signatures = select(func.count()).select_from(SimilaritySignature)
+    deadline = time.monotonic() + 20
+    while db.session.scalar(signatures) != 2 and time.monotonic() < deadline:
+        db.session.commit()
+        time.sleep(0.1)
+    assert db.session.scalar(signatures) == 2

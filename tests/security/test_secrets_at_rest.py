@@ -17,7 +17,7 @@ from tests.factories import PASSWORD, make_user
 
 def _dump() -> str:
     """Every stored value of every model table, as the database holds it (no type decoding)."""
-    lines = []
+    lines: list[str] = []
     with db.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             names = ", ".join(f'"{c.name}"' for c in table.columns)
