@@ -194,7 +194,19 @@ def _is_list(annotation: Any) -> bool:
 
 
 def parse_query(model: type[M]) -> M:
-    """The query string, validated by ``model`` (repeated parameters for list fields)."""
+    """The query string, validated by ``model`` (repeated parameters for list fields).
+
+    An unknown parameter is refused, as an unknown field of a body is: a misspelt filter
+    (``statuss=accepted``) would otherwise answer every submission as if it had filtered.
+    """
+    known = {info.alias or name for name, info in model.model_fields.items()}
+    unknown = sorted(key for key in request.args if key not in known)
+    if unknown:
+        raise ApiError(
+            422,
+            _("请求内容未通过校验。"),
+            errors={key[:100]: [str(_MESSAGES["extra_forbidden"])] for key in unknown[:20]},
+        )
     data: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         key = info.alias or name

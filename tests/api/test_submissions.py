@@ -344,3 +344,16 @@ def test_staff_see_what_was_sent_while_a_returned_one_is_revised(client: FlaskCl
     staff = client.get(url, headers=bearer(token_for(reviewer, "read"))).get_json()
     assert staff["title"] == "园区承包商动火作业票证管理不规范"
     assert client.get(url, headers=own).get_json()["title"] == "修改中的标题：尚未重新报送"
+
+
+def test_a_misspelt_filter_is_refused_not_ignored(client: FlaskClient) -> None:
+    # Found by schemathesis: an unknown query parameter was ignored, so a typo in a filter
+    # answered every submission as if it had filtered them.
+    headers = bearer(token_for(make_user(Role.REVIEWER), "read"))
+    assert client.get("/api/v1/submissions?status=accepted", headers=headers).status_code == 200
+
+    response = client.get("/api/v1/submissions?statuss=accepted", headers=headers)
+
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert response.get_json()["errors"] == {"statuss": ["不允许的字段。"]}
