@@ -87,8 +87,10 @@ def init_scanning(app: Flask) -> None:
         install_scanner(app, ClamdScanner(str(socket_path)))
     else:
         install_scanner(app, None)
-        log.warning(
-            "uploads are not scanned for malware: set FEEDBACK_CLAMD_SOCKET to clamd's socket"
+        # A warning where it matters (production); every CLI command and test would repeat it.
+        log.log(
+            logging.WARNING if app.config.get("ENV_NAME") == "production" else logging.DEBUG,
+            "uploads are not scanned for malware: set FEEDBACK_CLAMD_SOCKET to clamd's socket",
         )
 
 
