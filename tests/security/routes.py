@@ -54,6 +54,7 @@ POLICY: dict[str, tuple[frozenset[Role] | None, str]] = {
     "exports.detail": (STAFF, "owned"),
     "exports.download": (STAFF, "owned"),
     "exports.progress": (STAFF, "owned"),
+    "exports.restart": (STAFF, "owned"),
     "filing.detail": (None, "submission"),
     "filing.revision": (None, "submission"),
     "filing.download": (None, "submission"),
