@@ -118,16 +118,25 @@ def get_visible(user: User, submission_id: int) -> Submission | None:
 
 def next_reference(year: int) -> str:
     """The next reference of ``year``, e.g. FK-2026-000123 (atomic; never reused)."""
+    return next_references(year, 1)[0]
+
+
+def next_references(year: int, count: int) -> list[str]:
+    """``count`` consecutive references of ``year``, in one atomic statement (never reused)."""
+    if count < 1:
+        return []
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(ReferenceCounter)
-        .values(year=year, last=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"last": ReferenceCounter.last + 1})
+        .values(year=year, last=count)
+        .on_conflict_do_update(
+            index_elements=["year"], set_={"last": ReferenceCounter.last + count}
+        )
         .returning(ReferenceCounter.last)
     )
-    number = db.session.execute(statement).scalar_one()
-    return f"FK-{year}-{number:06d}"
+    last = db.session.execute(statement).scalar_one()
+    return [f"FK-{year}-{number:06d}" for number in range(last - count + 1, last + 1)]
 
 
 # -- drafts ------------------------------------------------------------------------------------
@@ -242,45 +251,8 @@ def find_by_key(actor: User, idempotency_key: str) -> Submission | None:
 
 def create_draft(actor: User, data: SubmissionInput, idempotency_key: str) -> Submission:
     """Create a draft for the actor's organisation; a repeated key returns the first draft."""
-    if not actor.has_role(*ORG_ROLES):
-        raise PermissionDenied(_("只有填报单位的用户可以填报材料。"))
-    existing = find_by_key(actor, idempotency_key)
-    if existing is not None:
-        return existing  # the caller decides whether the repeated form may update it
-    now = utcnow()
-    submission = Submission(
-        reference=next_reference(now.year),
-        organisation_id=actor.organisation_id,
-        author_id=actor.id,
-        kind=data.kind,
-        idempotency_key=idempotency_key,
-        created_at=now,
-    )
-    submission.organisation = actor.organisation
-    _apply_input(submission, data)
-    db.session.add(submission)
-    db.session.flush()
-    workflow.record_event(submission, actor, "created", to_status=Status.DRAFT)
-    record("submission_create", actor=actor, object_type="submission", object_id=submission.id)
-    return submission
-
-
-def next_references(year: int, count: int) -> list[str]:
-    """``count`` consecutive references of ``year`` in one statement (a bulk import)."""
-    if count < 1:
-        return []
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(ReferenceCounter)
-        .values(year=year, last=count)
-        .on_conflict_do_update(
-            index_elements=["year"], set_={"last": ReferenceCounter.last + count}
-        )
-        .returning(ReferenceCounter.last)
-    )
-    last = db.session.execute(statement).scalar_one()
-    return [f"FK-{year}-{number:06d}" for number in range(last - count + 1, last + 1)]
+    # The caller decides whether a repeated form may update the draft it gets back.
+    return create_drafts(actor, [(data, idempotency_key)])[0]
 
 
 def create_drafts(actor: User, inputs: list[tuple[SubmissionInput, str]]) -> list[Submission]:
@@ -291,19 +263,19 @@ def create_drafts(actor: User, inputs: list[tuple[SubmissionInput, str]]) -> lis
     first draft, as :func:`create_draft` does."""
     if not actor.has_role(*ORG_ROLES):
         raise PermissionDenied(_("只有填报单位的用户可以填报材料。"))
-    with db.session.no_autoflush:
-        keys = [key for _data, key in inputs]
-        existing: dict[str, Submission] = {}
-        for start in range(0, len(keys), 500):
-            existing.update(
-                (found.idempotency_key or "", found)
-                for found in db.session.scalars(
-                    select(Submission).where(
-                        Submission.organisation_id == actor.organisation_id,
-                        Submission.idempotency_key.in_(keys[start : start + 500]),
-                    )
+    keys = [key for _data, key in inputs]
+    existing: dict[str, Submission] = {}
+    for start in range(0, len(keys), 500):  # autoflushed: a pending draft's key counts too
+        existing.update(
+            (found.idempotency_key or "", found)
+            for found in db.session.scalars(
+                select(Submission).where(
+                    Submission.organisation_id == actor.organisation_id,
+                    Submission.idempotency_key.in_(keys[start : start + 500]),
                 )
             )
+        )
+    with db.session.no_autoflush:
         loaded = _Choices(
             items={
                 item.id: item
