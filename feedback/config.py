@@ -71,6 +71,9 @@ class Config:
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # one request; nginx client_max_body_size must match
     ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
     IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    # A template import of at least this many rows is written by a background job, with a
+    # progress page; smaller ones (seconds at most) answer in the request (bench/RESULTS.md).
+    IMPORT_JOB_FROM_ROWS = 200
     MAIL_SMTP_HOST: str | None = None  # reminders are e-mailed only when this is set
     MAIL_SMTP_PORT = 25
     MAIL_FROM = "noreply@feedback.local"

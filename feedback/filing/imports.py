@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -22,15 +24,17 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from feedback import jobs
 from feedback.admin.forms import ActionForm
+from feedback.database import next_transaction_writes
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import scanning, services, spreadsheet, uploads, workflow
 from feedback.filing.kinds import KINDS, Kind
-from feedback.models import ORG_ROLES, ImportBatch, Submission, Tag, User
+from feedback.models import ORG_ROLES, ImportBatch, Submission, Tag, User, utcnow
 from feedback.review import similarity
 from feedback.security import acting_user, require_roles
 from feedback.taxonomy.services import plan_tree
@@ -147,10 +151,13 @@ def _own_batch(token: str, user: User) -> ImportBatch:
 def preview(token: str) -> ResponseReturnValue:
     """Each row's problems in Chinese, and the rows that are fine."""
     batch = _own_batch(token, acting_user())
+    _mark_if_interrupted(batch)
     if batch.status == "imported":
         return render_template(
             "filing/import_done.html", batch=batch, summary=json.loads(batch.result_summary or "{}")
         )
+    if batch.in_progress:
+        return render_template("filing/import_progress.html", batch=batch)
     result = _parse(batch)
     return render_template(
         "filing/import_preview.html",
@@ -161,37 +168,97 @@ def preview(token: str) -> ResponseReturnValue:
     )
 
 
+INTERRUPTED = _l("导入被中断（后台进程已停止），未保存任何材料。请重新确认导入。")
+UNAVAILABLE = _l("后台任务队列暂时不可用，未导入任何材料。请稍后重新确认导入。")
+FAILED = _l("导入失败，未保存任何材料。请稍后重新确认导入；问题持续时请联系系统管理员。")
+_CONFIRMABLE = ("preview", "failed")
+
+
+@bp.route("/<token>/progress")
+@require_roles(*ORG_ROLES)
+def progress(token: str) -> ResponseReturnValue:
+    """The import job's state as JSON (polled by the progress page)."""
+    batch = _own_batch(token, acting_user())
+    _mark_if_interrupted(batch)
+    return jsonify(batch.describe())
+
+
+def _mark_if_interrupted(batch: ImportBatch) -> None:
+    """A queued or running import whose heartbeat stopped died with its process: it saved
+    nothing (one transaction), so it is marked failed and may be confirmed again."""
+    now = utcnow()
+    if not batch.in_progress or not jobs.is_stale(batch.heartbeat_at, now):
+        return
+    db.session.commit()  # end the read; the update waits for SQLite's write lock
+    next_transaction_writes()
+    db.session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch.id, _stale(now))
+        .values(status="failed", error=str(INTERRUPTED))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(batch)
+
+
+def _stale(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        ImportBatch.status.in_(("queued", "running")),
+        or_(
+            ImportBatch.heartbeat_at.is_(None),
+            ImportBatch.heartbeat_at < now - jobs.stale_after(),
+        ),
+    )
+
+
 @bp.route("/<token>/confirm", methods=["POST"])
 @require_roles(*ORG_ROLES)
 def confirm(token: str) -> ResponseReturnValue:
-    """Create every row as a draft (or submit them) in one transaction: all or nothing."""
+    """Create every row as a draft (or submit them) in one transaction: all or nothing. A large
+    file is handed to a background job and the preview page shows its progress."""
     user = acting_user()
     batch = _own_batch(token, user)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if batch.status == "imported":
+    if batch.status not in _CONFIRMABLE:
         return redirect(url_for("imports.preview", token=token), 303)
     result = _parse(batch)
     if not result.is_clean or not result.rows:
         flash(_("文件中仍有问题，未导入任何材料。请修改后重新上传。"), "danger")
         return redirect(url_for("imports.preview", token=token), 303)
     submit = request.form.get("then") == "submit"
-    plan, tags = _vocabulary()
+    if len(result.rows) >= int(current_app.config["IMPORT_JOB_FROM_ROWS"]):
+        return _start_job(batch, len(result.rows), submit)
     try:
-        # Similarity per row dominated the confirm (≈ 0.3 s a row at 30k submissions): it runs
-        # after the commit, as a background job, for all the rows at once.
-        with similarity.deferred(db.session):
-            created = [_create_row(user, batch, row, plan, tags, submit) for row in result.rows]
+        created = _import(user, batch, result.rows, submit)
     except DomainError as error:
         db.session.rollback()
-        detail = (
-            "；".join(m for ms in error.errors.values() for m in ms)
-            if isinstance(error, ValidationFailed)
-            else str(error)
-        )
-        flash(_("导入未完成，未保存任何材料：%(d)s", d=detail), "danger")
+        flash(_("导入未完成，未保存任何材料：%(d)s", d=_detail(error)), "danger")
         return redirect(url_for("imports.preview", token=token), 303)
+    db.session.commit()
+    _after_import(batch)
+    flash(_("已导入 %(n)d 份材料。", n=len(created)), "success")
+    return redirect(url_for("imports.preview", token=token), 303)
+
+
+def _detail(error: DomainError) -> str:
+    if isinstance(error, ValidationFailed):
+        return "；".join(m for ms in error.errors.values() for m in ms)
+    return str(error)
+
+
+def _import(
+    user: User, batch: ImportBatch, rows: list[spreadsheet.ImportRow], submit: bool
+) -> list[Submission]:
+    """Write the rows and mark the batch imported, in the session's transaction (the caller
+    commits, or rolls back on a :class:`DomainError`)."""
+    plan, tags = _vocabulary()
+    # Similarity per row dominated the confirm (≈ 0.3 s a row at 30k submissions): it runs
+    # after the commit, as a background job, for all the rows at once.
+    with similarity.deferred(db.session):
+        created = _create_rows(user, batch, rows, plan, tags, submit)
     batch.status = "imported"
+    batch.error = None
     batch.result_summary = json.dumps(
         {
             "count": len(created),
@@ -201,27 +268,105 @@ def confirm(token: str) -> ResponseReturnValue:
         },
         ensure_ascii=False,
     )
-    db.session.commit()
+    return created
+
+
+def _after_import(batch: ImportBatch) -> None:
+    """Once committed: the similarity job, and the uploaded file is no longer needed."""
     try:
         jobs.enqueue("feedback.review.similarity.update_missing")
     except jobs.QueueUnavailable:  # the rows are saved; the next job (or a rebuild) fills them in
         log.warning("similarity of import %s left for the next job", batch.token)
     uploads.remove_stored(_upload_dir(), batch.stored_name)
-    flash(_("已导入 %(n)d 份材料。", n=len(created)), "success")
-    return redirect(url_for("imports.preview", token=token), 303)
 
 
-def _create_row(
-    user: User,
-    batch: ImportBatch,
-    row: spreadsheet.ImportRow,
-    plan: dict[str, int],
-    tags: dict[str, int],
-    submit: bool,
-) -> Submission:
+def _start_job(batch: ImportBatch, rows: int, submit: bool) -> ResponseReturnValue:
+    """Claim the batch for a job (a conditional UPDATE: a second confirm, from another tab or
+    host, finds it taken) and queue the job; the preview page then shows its progress."""
+    claimed = db.session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch.id, ImportBatch.status.in_(_CONFIRMABLE))
+        .values(
+            status="queued",
+            submit_rows=submit,
+            rows_total=rows,
+            error=None,
+            started_at=None,
+            heartbeat_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if getattr(claimed, "rowcount", 0):
+        try:
+            jobs.enqueue("feedback.filing.imports.run_import", batch.id)
+        except jobs.QueueUnavailable:
+            _fail(batch.id, str(UNAVAILABLE), ("queued",))
+    return redirect(url_for("imports.preview", token=batch.token), 303)
+
+
+def _fail(batch_id: int, message: str, statuses: tuple[str, ...] = ("running",)) -> None:
+    """Mark the batch failed (nothing was saved), unless it moved on meanwhile."""
+    db.session.rollback()
+    db.session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id, ImportBatch.status.in_(statuses))
+        .values(status="failed", error=message)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _claim(batch_id: int) -> bool:
+    """Take a queued (or interrupted) batch for this process; False when another job has it or
+    it is finished, so a job delivered twice imports once."""
+    now = utcnow()
+    with db.engine.begin() as connection:
+        result = connection.execute(
+            update(ImportBatch)
+            .where(
+                ImportBatch.id == batch_id,
+                or_(ImportBatch.status == "queued", _stale(now)),
+            )
+            .values(status="running", started_at=now, heartbeat_at=now)
+        )
+    return bool(result.rowcount)
+
+
+def run_import(batch_id: int) -> None:
+    """The background job of a confirmed batch: check the file again, write every row in one
+    transaction with the batch marked imported, or mark it failed with a message (nothing
+    saved; the user may confirm again). Safe to deliver twice (see :func:`_claim`)."""
+    if not _claim(batch_id):
+        log.info("import %s: already taken or finished, nothing to do", batch_id)
+        return
+    try:
+        batch = db.session.get_one(ImportBatch, batch_id)
+        user = db.session.get_one(User, batch.user_id)
+        result = _parse(batch)
+        if not result.is_clean or not result.rows:
+            _fail(batch_id, _("文件中仍有问题，未导入任何材料。请修改后重新上传。"))
+            return
+        try:
+            _import(user, batch, result.rows, batch.submit_rows)
+            db.session.commit()
+        except DomainError as error:
+            _fail(batch_id, _("导入未完成，未保存任何材料：%(d)s", d=_detail(error)))
+            return
+        _after_import(batch)
+    except Exception:
+        log.exception("import %s failed", batch_id)
+        _fail(batch_id, str(FAILED))
+    finally:
+        db.session.remove()
+
+
+def _input(
+    kind: Kind, row: spreadsheet.ImportRow, plan: dict[str, int], tags: dict[str, int]
+) -> services.SubmissionInput:
     values = row.values
-    data = services.SubmissionInput(
-        kind=Kind(batch.kind),
+    return services.SubmissionInput(
+        kind=kind,
         title=values["title"],
         summary=values["summary"],
         sections=values["sections"],
@@ -233,18 +378,39 @@ def _create_row(
         contact_phone=values["contact_phone"],
         sensitivity=values["sensitivity"],
     )
-    submission = services.create_draft(user, data, f"import-{batch.token[:20]}-{row.number}")
-    workflow.record_event(
-        submission,
+
+
+def _create_rows(
+    user: User,
+    batch: ImportBatch,
+    rows: list[spreadsheet.ImportRow],
+    plan: dict[str, int],
+    tags: dict[str, int],
+    submit: bool,
+) -> list[Submission]:
+    """Every row as a draft (in bulk: :func:`services.create_drafts`), each with its "imported"
+    event, then submitted one by one if asked."""
+    kind = Kind(batch.kind)
+    created = services.create_drafts(
         user,
-        "imported",
-        note=_("从“%(name)s”第%(row)d行导入", name=batch.original_name, row=row.number),
+        [
+            (_input(kind, row, plan, tags), f"import-{batch.token[:20]}-{row.number}")
+            for row in rows
+        ],
     )
+    for submission, row in zip(created, rows, strict=True):
+        workflow.record_event(
+            submission,
+            user,
+            "imported",
+            note=_("从“%(name)s”第%(row)d行导入", name=batch.original_name, row=row.number),
+        )
     if submit:
-        try:
-            services.submit(user, submission)
-        except ValidationFailed as failure:
-            raise ValidationFailed(
-                {"": [_("第%(row)d行：", row=row.number) + str(failure)]}
-            ) from None
-    return submission
+        for submission, row in zip(created, rows, strict=True):
+            try:
+                services.submit(user, submission)
+            except ValidationFailed as failure:
+                raise ValidationFailed(
+                    {"": [_("第%(row)d行：", row=row.number) + str(failure)]}
+                ) from None
+    return created

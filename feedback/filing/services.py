@@ -118,16 +118,25 @@ def get_visible(user: User, submission_id: int) -> Submission | None:
 
 def next_reference(year: int) -> str:
     """The next reference of ``year``, e.g. FK-2026-000123 (atomic; never reused)."""
+    return next_references(year, 1)[0]
+
+
+def next_references(year: int, count: int) -> list[str]:
+    """``count`` consecutive references of ``year``, in one atomic statement (never reused)."""
+    if count < 1:
+        return []
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(ReferenceCounter)
-        .values(year=year, last=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"last": ReferenceCounter.last + 1})
+        .values(year=year, last=count)
+        .on_conflict_do_update(
+            index_elements=["year"], set_={"last": ReferenceCounter.last + count}
+        )
         .returning(ReferenceCounter.last)
     )
-    number = db.session.execute(statement).scalar_one()
-    return f"FK-{year}-{number:06d}"
+    last = db.session.execute(statement).scalar_one()
+    return [f"FK-{year}-{number:06d}" for number in range(last - count + 1, last + 1)]
 
 
 # -- drafts ------------------------------------------------------------------------------------
@@ -138,15 +147,33 @@ def _require_org_member(actor: User, organisation_id: int) -> None:
         raise PermissionDenied(_("只有本单位的填报人可以修改这份材料。"))
 
 
-def _load_choices(data: SubmissionInput) -> tuple[list[PlanItem], list[Tag]]:
-    items = list(db.session.scalars(select(PlanItem).where(PlanItem.id.in_(data.plan_item_ids))))
-    tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids))))
+@dataclass
+class _Choices:
+    """Plan items and tags loaded once for many inputs (a bulk import), by id."""
+
+    items: dict[int, PlanItem]
+    tags: dict[int, Tag]
+
+
+def _load_choices(
+    data: SubmissionInput, loaded: _Choices | None = None
+) -> tuple[list[PlanItem], list[Tag]]:
+    if loaded is not None:
+        items = [loaded.items[i] for i in sorted(set(data.plan_item_ids)) if i in loaded.items]
+        tags = [loaded.tags[i] for i in sorted(set(data.tag_ids)) if i in loaded.tags]
+    else:
+        items = list(
+            db.session.scalars(select(PlanItem).where(PlanItem.id.in_(data.plan_item_ids)))
+        )
+        tags = list(db.session.scalars(select(Tag).where(Tag.id.in_(data.tag_ids))))
     if len(items) != len(set(data.plan_item_ids)) or len(tags) != len(set(data.tag_ids)):
         raise ValidationFailed.on("", _("所选规划条目或标签不存在，请刷新页面后重新选择。"))
     return items, tags
 
 
-def _apply_input(submission: Submission, data: SubmissionInput) -> None:
+def _apply_input(
+    submission: Submission, data: SubmissionInput, loaded: _Choices | None = None
+) -> None:
     """Copy the input onto the submission, bounded in length but otherwise as typed."""
     spec = KINDS[submission.kind]
     errors: dict[str, list[str]] = {}
@@ -173,7 +200,7 @@ def _apply_input(submission: Submission, data: SubmissionInput) -> None:
         errors["sector"] = [_("请从列表中选择行业领域。")]
     if errors:
         raise ValidationFailed(errors)
-    items, tags = _load_choices(data)
+    items, tags = _load_choices(data, loaded)
     if data.campaign_id is not None and data.campaign_id != submission.campaign_id:
         # Only a campaign that asks this organisation can be answered (checked here, so the
         # autosave, the import and the API get the same rule as the form).
@@ -224,27 +251,73 @@ def find_by_key(actor: User, idempotency_key: str) -> Submission | None:
 
 def create_draft(actor: User, data: SubmissionInput, idempotency_key: str) -> Submission:
     """Create a draft for the actor's organisation; a repeated key returns the first draft."""
+    # The caller decides whether a repeated form may update the draft it gets back.
+    return create_drafts(actor, [(data, idempotency_key)])[0]
+
+
+def create_drafts(actor: User, inputs: list[tuple[SubmissionInput, str]]) -> list[Submission]:
+    """:func:`create_draft` for many inputs (a template import), with the same rows, events and
+    audit records, but one lookup of the keys, one block of references and two flushes instead
+    of a lookup, a reference and a flush per row (each autoflushing the growing session): the
+    search index is then written once, for all the new rows. A key already used returns its
+    first draft, as :func:`create_draft` does."""
     if not actor.has_role(*ORG_ROLES):
         raise PermissionDenied(_("只有填报单位的用户可以填报材料。"))
-    existing = find_by_key(actor, idempotency_key)
-    if existing is not None:
-        return existing  # the caller decides whether the repeated form may update it
-    now = utcnow()
-    submission = Submission(
-        reference=next_reference(now.year),
-        organisation_id=actor.organisation_id,
-        author_id=actor.id,
-        kind=data.kind,
-        idempotency_key=idempotency_key,
-        created_at=now,
-    )
-    submission.organisation = actor.organisation
-    _apply_input(submission, data)
-    db.session.add(submission)
+    keys = [key for _data, key in inputs]
+    existing: dict[str, Submission] = {}
+    for start in range(0, len(keys), 500):  # autoflushed: a pending draft's key counts too
+        existing.update(
+            (found.idempotency_key or "", found)
+            for found in db.session.scalars(
+                select(Submission).where(
+                    Submission.organisation_id == actor.organisation_id,
+                    Submission.idempotency_key.in_(keys[start : start + 500]),
+                )
+            )
+        )
+    with db.session.no_autoflush:
+        loaded = _Choices(
+            items={
+                item.id: item
+                for item in db.session.scalars(
+                    select(PlanItem).where(
+                        PlanItem.id.in_({i for data, _key in inputs for i in data.plan_item_ids})
+                    )
+                )
+            },
+            tags={
+                tag.id: tag
+                for tag in db.session.scalars(
+                    select(Tag).where(
+                        Tag.id.in_({i for data, _key in inputs for i in data.tag_ids})
+                    )
+                )
+            },
+        )
+        now = utcnow()
+        fresh = [key for key in dict.fromkeys(keys) if key not in existing]
+        references = iter(next_references(now.year, len(fresh)))
+        created: dict[str, Submission] = {}
+        for data, key in inputs:
+            if key in existing or key in created:
+                continue
+            submission = Submission(
+                reference=next(references),
+                organisation_id=actor.organisation_id,
+                author_id=actor.id,
+                kind=data.kind,
+                idempotency_key=key,
+                created_at=now,
+            )
+            submission.organisation = actor.organisation
+            _apply_input(submission, data, loaded)
+            db.session.add(submission)
+            created[key] = submission
     db.session.flush()
-    workflow.record_event(submission, actor, "created", to_status=Status.DRAFT)
-    record("submission_create", actor=actor, object_type="submission", object_id=submission.id)
-    return submission
+    for submission in created.values():
+        workflow.record_event(submission, actor, "created", to_status=Status.DRAFT)
+        record("submission_create", actor=actor, object_type="submission", object_id=submission.id)
+    return [existing.get(key) or created[key] for _data, key in inputs]
 
 
 def save_from_form(

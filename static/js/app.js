@@ -11,7 +11,7 @@
     }
   });
 
-  // A running export: ask for its progress every second, reload when it is finished.
+  // A running export or import: ask for its progress every second, reload when it is finished.
   var job = document.querySelector("[data-progress-url]");
   if (job && window.fetch) {
     var bar = job.querySelector("progress");
@@ -20,7 +20,7 @@
       fetch(job.getAttribute("data-progress-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) { return response.json(); })
         .then(function (state) {
-          if (bar) { bar.value = state.progress; }
+          if (bar && typeof state.progress === "number") { bar.value = state.progress; }
           if (label) { label.textContent = state.rows_done + " / " + state.rows_total; }
           if (state.status === "done" || state.status === "failed") {
             window.location.reload();

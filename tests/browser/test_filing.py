@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
@@ -121,8 +123,11 @@ def _fill_rows(template: bytes, rows: list[dict[str, str]], path: Path) -> None:
 
 
 def test_import_with_two_bad_rows_imports_nothing_until_fixed(
-    live_server: str, page: Page, tmp_path: Path
+    app: Flask, live_server: str, page: Page, tmp_path: Path, job_queue: Any
 ) -> None:
+    from tests.test_jobs import work
+
+    app.config["IMPORT_JOB_FROM_ROWS"] = 10  # the 12 rows go to a background job
     seed_taxonomy()
     make_user(Role.SUBMITTER, email="zhang@park.cn")
     db.session.commit()
@@ -165,7 +170,13 @@ def test_import_with_two_bad_rows_imports_nothing_until_fixed(
     page.get_by_label(re.compile("填好的模板文件")).set_input_files(str(bad))
     page.get_by_role("button", name="上传并检查").click()
     page.get_by_role("button", name="导入为草稿（12 份）").click()
+    # Queued: the progress page polls until a worker has written the rows, then shows them.
+    expect(page.get_by_role("heading", name="正在导入 12 份材料")).to_be_visible()
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+    work(job_queue)
     expect(page.get_by_role("heading", name="导入完成")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^FK-"))).to_have_count(12)
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 12
 

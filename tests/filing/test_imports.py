@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from feedback.extensions import db
-from feedback.models import Status, Submission
-from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_user, seed_taxonomy
+from feedback.filing import imports
+from feedback.models import ImportBatch, Status, Submission, utcnow
+from tests.conftest import REDIS_TEST_URL, csrf_token, login
+from tests.factories import PASSWORD, make_user, plan_item, seed_taxonomy
 
 
 def _filled_template(client: FlaskClient, rows: list[dict[str, str]]) -> bytes:
@@ -182,3 +185,104 @@ def test_without_a_queue_the_similarity_job_runs_in_a_thread(client: FlaskClient
         db.session.commit()
         time.sleep(0.1)
     assert db.session.scalar(signatures) == 2
+
+
+def _batch(location: str) -> ImportBatch:
+    db.session.expire_all()
+    token = location.rstrip("/").rsplit("/", 1)[1]
+    return db.session.scalars(select(ImportBatch).where(ImportBatch.token == token)).one()
+
+
+def _count() -> int | None:
+    return db.session.scalar(select(func.count()).select_from(Submission))
+
+
+def test_a_large_import_runs_as_one_job_with_progress_and_imports_once(
+    client: FlaskClient, job_queue: Any
+) -> None:
+    from tests.test_jobs import work
+
+    client.application.config["IMPORT_JOB_FROM_ROWS"] = 3
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1), _row(2), _row(3)]))
+    token = csrf_token(client, "/submissions/import/")
+    confirm = client.post(location + "/confirm", data={"csrf_token": token, "then": "submit"})
+    assert confirm.status_code == 303 and confirm.headers["Location"].endswith(location)
+    assert _count() == 0 and job_queue.count == 1
+    page = client.get(location).get_data(as_text=True)
+    assert "正在导入 3 份材料" in page and "/progress" in page and "导入为草稿" not in page
+    assert client.get(location + "/progress").get_json()["status"] == "queued"
+    # A second confirm (another tab, a double click) finds the batch taken: no second job.
+    again = client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    assert again.status_code == 303 and job_queue.count == 1
+
+    work(job_queue)  # the import, then the similarity job it queues
+
+    batch = _batch(location)
+    assert batch.status == "imported" and batch.submit_rows and batch.error is None
+    statuses = db.session.scalars(select(Submission.status)).all()
+    assert statuses == [Status.SUBMITTED] * 3
+    assert client.get(location + "/progress").get_json() == {
+        "status": "done",
+        "progress": 100,
+        "rows_done": 3,
+        "rows_total": 3,
+    }
+    assert "已从“园区企业问题汇总.xlsx”导入 3 份材料" in client.get(location).get_data(as_text=True)
+    imports.run_import(batch.id)  # delivered twice: the second delivery does nothing
+    assert _count() == 3
+
+
+def test_a_failed_import_job_saves_nothing_says_why_and_can_be_confirmed_again(
+    app: Flask, client: FlaskClient, job_queue: Any
+) -> None:
+    from tests.test_jobs import work
+
+    app.config["IMPORT_JOB_FROM_ROWS"] = 1
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1), _row(2)]))
+    token = csrf_token(client, "/submissions/import/")
+    app.config["JOB_QUEUE_URL"] = "redis://127.0.0.1:1/8"  # nothing listens on port 1
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    assert _batch(location).status == "failed"
+    page = client.get(location).get_data(as_text=True)
+    assert "后台任务队列暂时不可用，未导入任何材料" in page and "导入为草稿（2 份）" in page
+
+    app.config["JOB_QUEUE_URL"] = REDIS_TEST_URL
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    plan_item("S3").active = False  # the vocabulary changed before the job ran
+    db.session.commit()
+    work(job_queue)
+    batch = _batch(location)
+    assert batch.status == "failed" and _count() == 0
+    assert "文件中仍有问题，未导入任何材料" in (batch.error or "")
+    assert client.get(location + "/progress").get_json()["status"] == "failed"
+
+    plan_item("S3").active = True
+    db.session.commit()
+    client.post(location + "/confirm", data={"csrf_token": token, "then": "draft"})
+    work(job_queue)
+    assert _batch(location).status == "imported" and _count() == 2
+
+
+def test_an_import_job_whose_process_died_shows_as_interrupted(
+    app: Flask, client: FlaskClient
+) -> None:
+    seed_taxonomy()
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    location = _upload(client, _filled_template(client, [_row(1)]))
+    batch = _batch(location)
+    batch.status, batch.rows_total = "running", 1
+    batch.heartbeat_at = utcnow() - timedelta(seconds=30)
+    db.session.commit()
+    assert "正在导入 1 份材料" in client.get(location).get_data(as_text=True)  # still alive
+    batch.heartbeat_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    page = client.get(location).get_data(as_text=True)
+    assert "导入被中断" in page and "导入为草稿（1 份）" in page
+    assert _batch(location).status == "failed" and _count() == 0

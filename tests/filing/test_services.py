@@ -13,7 +13,7 @@ from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import services, workflow
 from feedback.filing.kinds import Kind
-from feedback.models import Event, Notification, Revision, Role, Status, Submission
+from feedback.models import AuditRecord, Event, Notification, Revision, Role, Status, Submission
 from tests.factories import make_org, make_submission, make_user, problem_input
 
 ALL_ACTIONS = list(workflow.TRANSITIONS)
@@ -212,6 +212,48 @@ def test_same_idempotency_key_gives_one_submission(app: Flask) -> None:
     db.session.commit()
     assert first.id == second.id
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+def test_bulk_drafts_match_single_drafts_and_reuse_known_keys(app: Flask) -> None:
+    author = make_user()
+    single = services.create_draft(author, problem_input(), "key-0")
+    made = services.create_drafts(
+        author,
+        [
+            (problem_input(title="第一条批量导入的材料标题"), "key-1"),
+            (problem_input(), "key-0"),  # already used: the first draft, untouched
+            (problem_input(title="第二条批量导入的材料标题"), "key-2"),
+        ],
+    )
+    db.session.commit()
+    assert made[1].id == single.id and made[1].title == single.title
+    assert [s.title for s in (made[0], made[2])] == [
+        "第一条批量导入的材料标题",
+        "第二条批量导入的材料标题",
+    ]
+    year = single.reference[3:7]
+    assert [s.reference for s in made] == [f"FK-{year}-{n:06d}" for n in (2, 1, 3)]
+    assert services.next_reference(int(year)) == f"FK-{year}-000004"
+    for submission in made:
+        assert submission.status == Status.DRAFT
+        assert [item.id for item in submission.plan_items] == problem_input().plan_item_ids
+        created = db.session.scalars(
+            select(Event).where(Event.submission_id == submission.id, Event.action == "created")
+        ).all()
+        assert len(created) == 1 and created[0].to_status == Status.DRAFT
+    audits = db.session.scalars(
+        select(AuditRecord.object_id).where(AuditRecord.action == "submission_create")
+    ).all()
+    assert sorted(str(a) for a in audits) == sorted(str(s.id) for s in {*made, single})
+
+
+def test_bulk_drafts_refuse_an_unknown_plan_item_and_a_federation_user(app: Flask) -> None:
+    author = make_user()
+    with pytest.raises(ValidationFailed):
+        services.create_drafts(author, [(problem_input(plan_item_ids=[999_999]), "key-x")])
+    db.session.rollback()
+    with pytest.raises(PermissionDenied):
+        services.create_drafts(make_user(Role.REVIEWER), [(problem_input(), "key-y")])
 
 
 def test_references_are_unique_and_sequential(app: Flask) -> None:
