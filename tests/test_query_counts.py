@@ -276,7 +276,7 @@ NOT_LISTS = {
     "admin.plan_item_edit", "admin.tag_edit", "admin.tag_group_edit", "admin.user_edit",
     "filing.choose_kind", "filing.edit", "filing.revision", "filing.download", "imports.start",
     "imports.template", "consolidation.new", "reports.new", "reports.edit", "reports.reword",
-    "exports.detail", "exports.progress", "exports.download",
+    "exports.detail", "exports.progress", "exports.download", "imports.progress",
 }  # fmt: skip
 
 

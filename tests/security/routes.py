@@ -63,6 +63,7 @@ POLICY: dict[str, tuple[frozenset[Role] | None, str]] = {
     "filing.delete_attachment": (ORG, "submission"),
     "imports.preview": (ORG, "owned"),
     "imports.confirm": (ORG, "owned"),
+    "imports.progress": (ORG, "owned"),
     "main.organisation": (None, "organisation"),
     "main.open_notification": (None, "owned"),
     "reports.detail": (STAFF, "federation"),
