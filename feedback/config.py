@@ -75,6 +75,8 @@ class Config:
     MAIL_SMTP_PORT = 25
     MAIL_FROM = "noreply@feedback.local"
     UPLOAD_DIR: str | None = None  # default: instance/uploads
+    # /readyz answers 503 when the disk under UPLOAD_DIR has less free space than this.
+    READYZ_MIN_FREE_MB = 1024
     # Background jobs (large exports): RQ on this Redis when set, else a thread of the web
     # process. JOB_TIMEOUT bounds one job on RQ; JOB_STALE_AFTER is how long a queued or running
     # job may go without a heartbeat before it is shown as interrupted and may be restarted.
@@ -149,6 +151,7 @@ _ENV_KEYS = {
     "FEEDBACK_BACKUP_KEY": "BACKUP_KEY",
     "FEEDBACK_BACKUP_PASSPHRASE": "BACKUP_PASSPHRASE",
     "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
+    "FEEDBACK_READYZ_MIN_FREE_MB": "READYZ_MIN_FREE_MB",
 }
 
 
