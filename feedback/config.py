@@ -62,6 +62,8 @@ class Config:
     RATELIMIT_LOGIN = "20 per minute"
     RATELIMIT_API = "300 per minute"  # per token; per address for requests without one
     RATELIMIT_API_ADDRESS = "1200 per minute"  # per address, all tokens together
+    # Exports per person, web (queue and audit CSV) and API together (feedback/ratelimits.py).
+    RATELIMIT_EXPORT = "10 per hour"
     RATELIMIT_HEADERS_ENABLED = False
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -141,6 +143,7 @@ _ENV_KEYS = {
     "FEEDBACK_JOB_QUEUE_URL": "JOB_QUEUE_URL",
     "FEEDBACK_RATELIMIT_API": "RATELIMIT_API",
     "FEEDBACK_RATELIMIT_API_ADDRESS": "RATELIMIT_API_ADDRESS",
+    "FEEDBACK_RATELIMIT_EXPORT": "RATELIMIT_EXPORT",
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
