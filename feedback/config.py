@@ -51,6 +51,9 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 30
     INITIAL_PASSWORD_HOURS = 72
+    # Accounts unused this many days cannot log in until an administrator re-enables them
+    # (等保 L3-CES1-07); `flask disable-dormant` marks them inactive from cron. 0: never.
+    DORMANT_DAYS = 90
     # Password expiry (等保 定期更换): on for the three administrator roles, off (0) for others.
     PASSWORD_MAX_AGE_DAYS_ADMIN = 90
     PASSWORD_MAX_AGE_DAYS = 0
@@ -155,6 +158,7 @@ _ENV_KEYS = {
     "FEEDBACK_BACKUP_PASSPHRASE": "BACKUP_PASSPHRASE",
     "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
     "FEEDBACK_READYZ_MIN_FREE_MB": "READYZ_MIN_FREE_MB",
+    "FEEDBACK_DORMANT_DAYS": "DORMANT_DAYS",
 }
 
 

@@ -418,7 +418,9 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
         actor, AccountAction.ACTIVATE if active else AccountAction.DEACTIVATE, user
     )
     user.active = active
-    if not active:
+    if active:
+        user.reactivated_at = utcnow()  # a dormant account gets a fresh start
+    else:
         end_all_sessions(user)
     record(
         "user_activate" if active else "user_deactivate",
