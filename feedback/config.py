@@ -129,6 +129,9 @@ class ProductionConfig(Config):
 
     ENV_NAME = "production"
     PROXY_FIX_HOPS = 1
+    # Served over HTTPS only: browsers then keep the cookie to this host, Secure and Path=/
+    # (SECURITY.md row 11). Plain-HTTP development keeps the base name, which browsers accept.
+    SESSION_COOKIE_NAME = "__Host-feedback_session"
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -273,7 +276,19 @@ def check_config(app: Flask) -> None:
                 raise ConfigError("FEEDBACK_SECRET_KEY_FALLBACKS 中有过短的密钥（至少 32 字节）。")
         check_outside_web_root(app)
         app.config["SESSION_COOKIE_SECURE"] = True
+        check_host_cookie(app)
     check_field_keys(app)
+
+
+def check_host_cookie(app: Flask) -> None:
+    """A ``__Host-`` cookie is dropped by browsers unless Secure, with Path=/ and no Domain."""
+    if not str(app.config["SESSION_COOKIE_NAME"]).startswith("__Host-"):
+        return
+    path = app.config.get("SESSION_COOKIE_PATH") or app.config.get("APPLICATION_ROOT") or "/"
+    if app.config.get("SESSION_COOKIE_DOMAIN") or path != "/":
+        raise ConfigError(
+            "会话 Cookie 名以 __Host- 开头时不能设置 SESSION_COOKIE_DOMAIN，路径必须为 /。"
+        )
 
 
 def check_outside_web_root(app: Flask) -> None:
