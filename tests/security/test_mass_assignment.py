@@ -14,7 +14,14 @@ from sqlalchemy import select
 from feedback.extensions import db
 from feedback.models import Role, Status, Submission, User
 from tests.conftest import csrf_token, login, post_form
-from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
+from tests.factories import (
+    PASSWORD,
+    make_org,
+    make_submission,
+    make_user,
+    plan_item,
+    problem_form,
+)
 
 
 def _intruding_fields(victim: User, reviewer: User) -> dict[str, str]:
@@ -42,18 +49,7 @@ def test_filing_form_ignores_owner_status_and_version_fields(app: Flask) -> None
     client = app.test_client()
     login(client, author.email, PASSWORD)
     page = "/submissions/new?kind=problem"
-    form = {
-        "idempotency_key": "mass-assignment-create",
-        "title": "园区承包商动火作业票证管理不规范",
-        "summary": "抽查发现部分承包商动火作业票证填写不全。",
-        "description": "2026年11月专项检查中，3家企业的承包商动火作业票证存在签字缺失问题。",
-        "plan_item_ids": [str(plan_item("S3").id)],
-        "region_code": "320500",
-        "contact_name": "张工",
-        "contact_phone": "138 1234 5678",
-        "sensitivity": "ministry",
-        "action": "save",
-    }
+    form = problem_form(idempotency_key="mass-assignment-create")
     extra = _intruding_fields(victim, reviewer)
     created = post_form(client, "/submissions/new/problem", {**form, **extra}, page=page)
     assert created.status_code == 303, created.get_data(as_text=True)
