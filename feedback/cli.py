@@ -23,7 +23,7 @@ from feedback.admin import services as admin_services
 from feedback.database import reading
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
-from feedback.models import Organisation, OrgKind, Role, User
+from feedback.models import Organisation, OrgKind, Role, User, utcnow
 
 if TYPE_CHECKING:
     from feedback.backup_crypto import BackupSecret
@@ -101,6 +101,7 @@ def register(app: Flask) -> None:
         build_report,
         export_submissions,
         export_purge,
+        disable_dormant,
         worker,
     ):
         app.cli.add_command(command)
@@ -433,6 +434,29 @@ def export_purge() -> None:
     record("export_purge", actor=None, object_type="export", object_id=None, files=removed)
     db.session.commit()
     click.echo(f"已删除 {removed} 个过期的导出文件。")
+
+
+@click.command("disable-dormant")
+def disable_dormant() -> None:
+    """Mark accounts unused for DORMANT_DAYS (default 90) inactive, each audited.
+
+    Run it daily from cron (等保 L3-CES1-07). Login refuses a dormant account anyway; this makes
+    the state visible on the user list, where an administrator re-enables the account.
+    """
+    from feedback.auth import services as auth
+
+    now = utcnow()
+    cutoff = auth.dormant_before(now)
+    if cutoff is None:
+        click.echo("DORMANT_DAYS 为 0：不停用长期未使用的账户。")
+        return
+    users = db.session.scalars(select(User).where(User.active).order_by(User.id)).all()
+    dormant = [user for user in users if user.last_used_at < cutoff]
+    for user in dormant:
+        auth.disable_dormant(user)
+    db.session.commit()
+    days = current_app.config["DORMANT_DAYS"]
+    click.echo(f"已停用 {len(dormant)} 个超过 {days} 天未使用的账户。")
 
 
 @click.command("rotate-field-key")

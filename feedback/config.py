@@ -51,6 +51,9 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 30
     INITIAL_PASSWORD_HOURS = 72
+    # Accounts unused this many days cannot log in until an administrator re-enables them
+    # (等保 L3-CES1-07); `flask disable-dormant` marks them inactive from cron. 0: never.
+    DORMANT_DAYS = 90
     # Password expiry (等保 定期更换): on for the three administrator roles, off (0) for others.
     PASSWORD_MAX_AGE_DAYS_ADMIN = 90
     PASSWORD_MAX_AGE_DAYS = 0
@@ -62,6 +65,8 @@ class Config:
     RATELIMIT_LOGIN = "20 per minute"
     RATELIMIT_API = "300 per minute"  # per token; per address for requests without one
     RATELIMIT_API_ADDRESS = "1200 per minute"  # per address, all tokens together
+    # Exports per person, web (queue and audit CSV) and API together (feedback/ratelimits.py).
+    RATELIMIT_EXPORT = "10 per hour"
     RATELIMIT_HEADERS_ENABLED = False
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -78,6 +83,8 @@ class Config:
     MAIL_SMTP_PORT = 25
     MAIL_FROM = "noreply@feedback.local"
     UPLOAD_DIR: str | None = None  # default: instance/uploads
+    # /readyz answers 503 when the disk under UPLOAD_DIR has less free space than this.
+    READYZ_MIN_FREE_MB = 1024
     # Background jobs (large exports): RQ on this Redis when set, else a thread of the web
     # process. JOB_TIMEOUT bounds one job on RQ; JOB_STALE_AFTER is how long a queued or running
     # job may go without a heartbeat before it is shown as interrupted and may be restarted.
@@ -125,6 +132,9 @@ class ProductionConfig(Config):
 
     ENV_NAME = "production"
     PROXY_FIX_HOPS = 1
+    # Served over HTTPS only: browsers then keep the cookie to this host, Secure and Path=/
+    # (SECURITY.md row 11). Plain-HTTP development keeps the base name, which browsers accept.
+    SESSION_COOKIE_NAME = "__Host-feedback_session"
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -142,6 +152,7 @@ _ENV_KEYS = {
     "FEEDBACK_JOB_QUEUE_URL": "JOB_QUEUE_URL",
     "FEEDBACK_RATELIMIT_API": "RATELIMIT_API",
     "FEEDBACK_RATELIMIT_API_ADDRESS": "RATELIMIT_API_ADDRESS",
+    "FEEDBACK_RATELIMIT_EXPORT": "RATELIMIT_EXPORT",
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
@@ -152,6 +163,8 @@ _ENV_KEYS = {
     "FEEDBACK_BACKUP_KEY": "BACKUP_KEY",
     "FEEDBACK_BACKUP_PASSPHRASE": "BACKUP_PASSPHRASE",
     "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
+    "FEEDBACK_READYZ_MIN_FREE_MB": "READYZ_MIN_FREE_MB",
+    "FEEDBACK_DORMANT_DAYS": "DORMANT_DAYS",
 }
 
 
@@ -266,7 +279,19 @@ def check_config(app: Flask) -> None:
                 raise ConfigError("FEEDBACK_SECRET_KEY_FALLBACKS 中有过短的密钥（至少 32 字节）。")
         check_outside_web_root(app)
         app.config["SESSION_COOKIE_SECURE"] = True
+        check_host_cookie(app)
     check_field_keys(app)
+
+
+def check_host_cookie(app: Flask) -> None:
+    """A ``__Host-`` cookie is dropped by browsers unless Secure, with Path=/ and no Domain."""
+    if not str(app.config["SESSION_COOKIE_NAME"]).startswith("__Host-"):
+        return
+    path = app.config.get("SESSION_COOKIE_PATH") or app.config.get("APPLICATION_ROOT") or "/"
+    if app.config.get("SESSION_COOKIE_DOMAIN") or path != "/":
+        raise ConfigError(
+            "会话 Cookie 名以 __Host- 开头时不能设置 SESSION_COOKIE_DOMAIN，路径必须为 /。"
+        )
 
 
 def check_outside_web_root(app: Flask) -> None:

@@ -145,6 +145,24 @@ def problem_input(**overrides: Any) -> Any:
     return SubmissionInput(**values)
 
 
+def problem_form(**overrides: Any) -> dict[str, Any]:
+    """The web form of a complete problem report (no CSRF token), saved as a draft."""
+    form: dict[str, Any] = {
+        "idempotency_key": "problem-form",
+        "title": "园区承包商动火作业票证管理不规范",
+        "summary": "抽查发现部分承包商动火作业票证填写不全。",
+        "description": "2026年11月专项检查中，3家企业的动火作业票证存在审批人签字缺失等问题。",
+        "plan_item_ids": [str(plan_item("S3").id)],
+        "region_code": "320500",
+        "contact_name": "张工",
+        "contact_phone": "138 1234 5678",
+        "sensitivity": "ministry",
+        "action": "save",
+    }
+    form.update(overrides)
+    return form
+
+
 def make_submission(author: User, *, submit: bool = False, **overrides: Any) -> Submission:
     """A problem report by ``author``'s organisation, optionally submitted."""
     import uuid

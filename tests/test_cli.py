@@ -330,3 +330,44 @@ def test_seed_demo_creates_submissions_across_kinds_and_statuses(runner: FlaskCl
     author = sent.author
     fresh = services.create_draft(author, services.SubmissionInput(kind=sent.kind), "after-demo")
     assert fresh.reference not in references
+
+
+def test_disable_dormant_marks_unused_accounts_inactive_and_audits_each(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from feedback.models import utcnow
+    from tests.factories import PASSWORD, make_user
+
+    start = utcnow()
+    dormant = make_user()
+    used = make_user()
+    reenabled = make_user()
+    with freeze_time(start + timedelta(days=60)):
+        assert login(app.test_client(), used.email, PASSWORD).status_code == 302
+        reenabled.reactivated_at = utcnow()
+        db.session.commit()
+    with freeze_time(start + timedelta(days=91)):
+        result = runner.invoke(args=["disable-dormant"])
+        assert result.exit_code == 0, result.output
+        assert "已停用 1 个" in result.output
+        again = runner.invoke(args=["disable-dormant"])
+        assert "已停用 0 个" in again.output  # idempotent
+    db.session.expire_all()
+    assert not dormant.active and used.active and reenabled.active
+    assert dormant.session_version == 2  # its sessions end too
+    events = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "user_deactivate")
+    ).all()
+    assert [(e.object_id, e.actor_id) for e in events] == [(str(dormant.id), None)]
+    assert '"reason": "dormant"' in (events[0].detail or "")
+
+    app.config["DORMANT_DAYS"] = 0
+    with freeze_time(start + timedelta(days=400)):
+        off = runner.invoke(args=["disable-dormant"])
+    assert "DORMANT_DAYS 为 0" in off.output
+    db.session.expire_all()
+    assert used.active

@@ -284,3 +284,61 @@ def test_sessions_survive_a_secret_key_rotation_through_the_fallbacks(app: Flask
 
     app.config["SECRET_KEY_FALLBACKS"] = [old]
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_production_session_cookie_is_a_host_cookie(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    from http.cookies import SimpleCookie
+
+    from tests.conftest import IsolatedClient
+    from tests.factories import PASSWORD, make_user
+
+    user = make_user()
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    monkeypatch.setenv("FEEDBACK_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    production = create_app("production")
+    production.test_client_class = IsolatedClient
+    client = production.test_client()
+    site = "https://feedback.cpcif.org.cn"
+    try:
+        page = client.get("/auth/login", base_url=site).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token, page
+        response = client.post(
+            "/auth/login",
+            base_url=site,
+            headers={"Referer": f"{site}/auth/login"},
+            data={"csrf_token": token.group(1), "email": user.email, "password": PASSWORD},
+        )
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+        [header] = [h for h in response.headers.getlist("Set-Cookie") if "session" in h]
+        cookie = SimpleCookie()
+        cookie.load(header)
+        [(name, morsel)] = cookie.items()
+        assert name == "__Host-feedback_session"
+        assert morsel["secure"] and morsel["httponly"] and morsel["samesite"] == "Lax"
+        assert morsel["path"] == "/" and not morsel["domain"]
+        # The session is read back under that name.
+        assert client.get("/", base_url=site).status_code == 200
+    finally:
+        with production.app_context():
+            db.engine.dispose()
+    development = create_app("development")
+    assert development.config["SESSION_COOKIE_NAME"] == "feedback_session"  # plain HTTP works
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    "setting", [{"SESSION_COOKIE_DOMAIN": "cpcif.org.cn"}, {"SESSION_COOKIE_PATH": "/app"}]
+)
+def test_production_refuses_a_host_cookie_with_domain_or_path(
+    monkeypatch: pytest.MonkeyPatch, setting: dict[str, str]
+) -> None:
+    monkeypatch.setenv("FEEDBACK_SECRET_KEY", GOOD_KEY)
+    monkeypatch.setenv("FEEDBACK_TRUSTED_HOSTS", "feedback.cpcif.org.cn")
+    with pytest.raises(ConfigError, match="__Host-"):
+        create_app("production", setting)

@@ -190,6 +190,7 @@ class AccountAction(enum.StrEnum):
     DEACTIVATE = "deactivate"
     UNLOCK = "unlock"
     RESET_MFA = "reset_mfa"
+    END_SESSIONS = "end_sessions"
 
 
 # What a person may not do to their own account, and why.
@@ -200,6 +201,7 @@ _SELF_REFUSALS: dict[AccountAction, str] = {
     AccountAction.DEACTIVATE: _l("不能停用自己的账户。"),
     AccountAction.UNLOCK: _l("不能为自己的账户解锁。"),
     AccountAction.RESET_MFA: _l("不能重置自己的两步验证。"),
+    AccountAction.END_SESSIONS: _l("请通过“退出登录”结束自己的全部登录。"),
 }
 
 
@@ -244,7 +246,9 @@ def authorise_account_action(
             return
         refusal = _SELF_REFUSALS.get(action, _l("不能对自己的账户执行此操作。"))
         raise PermissionDenied(str(refusal))
-    if action == AccountAction.UNLOCK and actor.has_role(Role.SECURITY_ADMIN):
+    if action in (AccountAction.UNLOCK, AccountAction.END_SESSIONS) and actor.has_role(
+        Role.SECURITY_ADMIN
+    ):
         return
     if action == AccountAction.RESET_MFA:
         if actor.has_role(Role.SECURITY_ADMIN):
@@ -418,7 +422,9 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
         actor, AccountAction.ACTIVATE if active else AccountAction.DEACTIVATE, user
     )
     user.active = active
-    if not active:
+    if active:
+        user.reactivated_at = utcnow()  # a dormant account gets a fresh start
+    else:
         end_all_sessions(user)
     record(
         "user_activate" if active else "user_deactivate",
@@ -450,6 +456,14 @@ def unlock_user(actor: User, user: User) -> None:
     user.locked_until = None
     user.failed_logins = 0
     record("account_unlock", actor=actor, object_type="user", object_id=user.id)
+    db.session.flush()
+
+
+def end_sessions(actor: User | None, user: User) -> None:
+    """End every live session of ``user`` now (a stolen or forgotten login); audited."""
+    authorise_account_action(actor, AccountAction.END_SESSIONS, user)
+    end_all_sessions(user)
+    record("user_end_sessions", actor=actor, object_type="user", object_id=user.id)
     db.session.flush()
 
 

@@ -207,16 +207,19 @@ _ACTIONS = {
     "unlock": AccountAction.UNLOCK,
     "reset": AccountAction.RESET_PASSWORD,
     "reset-mfa": AccountAction.RESET_MFA,
+    "end-sessions": AccountAction.END_SESSIONS,
 }
 
 
 @bp.route(
-    "/users/<int:user_id>/<any(activate, deactivate, unlock, reset, 'reset-mfa'):action>",
+    "/users/<int:user_id>/"
+    "<any(activate, deactivate, unlock, reset, 'reset-mfa', 'end-sessions'):action>",
     methods=["POST"],
 )
 @require_roles(*USER_MANAGERS)
 def user_action(user_id: int, action: str) -> ResponseReturnValue:
-    """Deactivate, reactivate, unlock, or reset the password or second factor of a user."""
+    """Deactivate, reactivate, unlock, end the sessions of, or reset the password or second
+    factor of a user."""
     user = _get_user(user_id)
     actor = acting_user()
     if not ActionForm().validate_on_submit():
@@ -225,6 +228,9 @@ def user_action(user_id: int, action: str) -> ResponseReturnValue:
         if _ACTIONS[action] == AccountAction.UNLOCK:
             services.unlock_user(actor, user)
             message = _("已解除锁定。")
+        elif _ACTIONS[action] == AccountAction.END_SESSIONS:
+            services.end_sessions(actor, user)
+            message = _("已结束该用户的全部登录，其各设备须重新登录。")
         elif _ACTIONS[action] == AccountAction.RESET_MFA:
             services.reset_mfa(actor, user)
             message = _("已重置两步验证：该用户下次登录时须重新设置。")

@@ -10,6 +10,7 @@ from flask import Response, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from feedback import ratelimits
 from feedback.api import schemas as s
 from feedback.api.core import api_user, operation
 from feedback.api.problems import ApiError
@@ -210,6 +211,14 @@ def _export(query: s.ExportQuery, file_format: str) -> Response:
                 url=web,
             ),
             kind="export-too-large",
+        )
+    wait = ratelimits.spend_export(user)
+    if wait is not None:
+        raise ApiError(
+            429,
+            ratelimits.export_refusal(wait),
+            kind="rate-limited",
+            headers={"Retry-After": str(wait)},
         )
     record(
         "export",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
+from feedback import ratelimits
 from feedback.audit import chain, queries
 from feedback.audit.export import write_csv
 from feedback.audit.services import record
@@ -13,6 +14,7 @@ from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.models import Role
 from feedback.paging import int_arg
+from feedback.reports.export_views import refused_export
 from feedback.security import acting_user, require_roles
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -36,6 +38,9 @@ def index() -> ResponseReturnValue:
 @require_roles(Role.AUDITOR)
 def export() -> ResponseReturnValue:
     """The filtered records as CSV; the export itself is audited (who, filter, rows, SHA-256)."""
+    wait = ratelimits.spend_export(acting_user())
+    if wait is not None:
+        return refused_export(wait)
     filters = queries.AuditFilters.from_args(request.args)
     csv_file = write_csv(filters.statement())
     db.session.commit()  # end the long read before taking SQLite's write lock for the record

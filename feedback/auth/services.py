@@ -88,6 +88,10 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
     if not user.is_active:
         record("login", actor=user, outcome="failure", reason="inactive")
         raise LoginFailed(_("该账户已停用，请联系系统管理员。"))
+    if is_dormant(user, now):
+        record("login", actor=user, outcome="failure", reason="dormant")
+        disable_dormant(user)
+        raise LoginFailed(_("该账户已停用，请联系系统管理员。"))
     initial_limit = timedelta(hours=current_app.config["INITIAL_PASSWORD_HOURS"])
     if user.must_change_password and now - user.password_changed_at > initial_limit:
         record("login", actor=user, outcome="failure", reason="initial_password_expired")
@@ -100,6 +104,32 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
         return user
     complete_login(user, now)
     return user
+
+
+def dormant_before(now: datetime) -> datetime | None:
+    """Accounts last used before this moment are dormant (None: dormancy is switched off)."""
+    days = int(current_app.config["DORMANT_DAYS"])
+    return now - timedelta(days=days) if days > 0 else None
+
+
+def is_dormant(user: User, now: datetime) -> bool:
+    cutoff = dormant_before(now)
+    return cutoff is not None and user.last_used_at < cutoff
+
+
+def disable_dormant(user: User) -> None:
+    """Mark a dormant account inactive (an administrator re-enables it), ending its sessions."""
+    user.active = False
+    end_all_sessions(user)
+    record(
+        "user_deactivate",
+        actor=None,
+        object_type="user",
+        object_id=user.id,
+        reason="dormant",
+        last_used=user.last_used_at.isoformat(timespec="seconds"),
+    )
+    db.session.flush()
 
 
 def complete_login(user: User, now: datetime, **detail: str) -> None:

@@ -75,6 +75,18 @@ class ClamdScanner:
             return verdict.removesuffix(" FOUND")
         raise ScannerUnavailable(f"clamd answered {answer!r}")
 
+    def ping(self) -> bool:
+        """Whether clamd answers ``zPING`` with ``PONG`` (the readiness check, /readyz)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(min(self.timeout, 2.0))
+                connection.connect(self.socket_path)
+                connection.sendall(b"zPING\0")
+                reply = connection.recv(64)
+        except OSError:
+            return False
+        return reply.rstrip(b"\0").strip() == b"PONG"
+
 
 def install_scanner(app: Flask, scanner: Scanner | None) -> None:
     app.extensions[EXTENSION] = scanner

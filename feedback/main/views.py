@@ -13,14 +13,14 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from feedback.access import get_scoped_or_404
 from feedback.admin.forms import ActionForm
 from feedback.campaigns.services import open_for_organisation
 from feedback.extensions import db
 from feedback.formatting import china_today
-from feedback.main import services
+from feedback.main import readiness, services
 from feedback.models import ORG_ROLES, Notification, Organisation, User
 from feedback.notifications.services import inbox, mark_read
 from feedback.security import acting_user, is_safe_local_path
@@ -100,10 +100,11 @@ def healthz() -> ResponseReturnValue:
 
 @bp.route("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Readiness: the database answers."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:  # any driver error means "not ready"; details stay in the log
-        db.session.rollback()
-        return jsonify(status="unavailable"), 503
+    """Readiness: database, migrations at head, upload folder, free disk, clamd (if configured).
+
+    503 names the failing checks (see :mod:`feedback.main.readiness`).
+    """
+    failed = readiness.failing_checks()
+    if failed:
+        return jsonify(status="unavailable", failed=failed), 503
     return jsonify(status="ready")

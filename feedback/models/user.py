@@ -71,6 +71,8 @@ class User(Base):
     mfa_last_step: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When an administrator last re-enabled the account: restarts the dormancy clock (row 6).
+    reactivated_at: Mapped[datetime | None]
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -95,6 +97,12 @@ class User(Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def last_used_at(self) -> datetime:
+        """The last login, re-enabling or creation: what dormancy is counted from."""
+        moments = (self.last_login_at, self.reactivated_at, self.created_at)
+        return max(moment for moment in moments if moment is not None)
 
     # -- roles ---------------------------------------------------------------------------------
     @property

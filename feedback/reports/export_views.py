@@ -11,6 +11,7 @@ from flask import (
     abort,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -20,10 +21,11 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from feedback import jobs
+from feedback import jobs, ratelimits
 from feedback.admin.forms import ActionForm
 from feedback.audit.services import record
 from feedback.database import next_transaction_writes
+from feedback.errors import render_error
 from feedback.extensions import db
 from feedback.models import STAFF_ROLES, ExportJob, ExportStatus, utcnow
 from feedback.reports import exports
@@ -67,6 +69,9 @@ def new() -> ResponseReturnValue:
     if file_format not in exports.FORMATS:
         abort(400)
     columns = exports.chosen(request.form.getlist("columns"))
+    wait = ratelimits.spend_export(user)
+    if wait is not None:
+        return refused_export(wait)
     if total > exports.DIRECT_LIMIT:
         job_id = exports.create_job(user, file_format, filters, columns, total).id
         # Committed before it is queued; and not read again in this request: on SQLite that
@@ -85,6 +90,13 @@ def new() -> ResponseReturnValue:
     exports.write(buffer, file_format, query, columns)
     response = Response(buffer.getvalue(), mimetype=MIMETYPES[file_format])
     response.headers["Content-Disposition"] = _attachment(name)
+    return response
+
+
+def refused_export(wait_seconds: int) -> ResponseReturnValue:
+    """The 429 page when the person's export allowance is spent (SECURITY.md row 17)."""
+    response = make_response(render_error(429, ratelimits.export_refusal(wait_seconds)))
+    response.headers["Retry-After"] = str(wait_seconds)
     return response
 
 

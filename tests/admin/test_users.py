@@ -399,3 +399,46 @@ def test_auditor_cannot_reach_user_administration(client: FlaskClient) -> None:
     assert client.get("/admin/users").status_code == 403
     user = make_user()
     assert post_form(client, f"/admin/users/{user.id}/deactivate", {}, page="/").status_code == 403
+
+
+def test_end_all_sessions_is_audited_and_only_for_the_accounts_manager(app: Flask) -> None:
+    from feedback.models import AuditRecord
+
+    target = make_user()
+    bystander = make_user(org=target.organisation)
+    phone, laptop, other = app.test_client(), app.test_client(), app.test_client()
+    for client, user in ((phone, target), (laptop, target), (other, bystander)):
+        login(client, user.email, PASSWORD)
+    admin = make_user(Role.ADMIN)
+    admin_client = app.test_client()
+    login(admin_client, admin.email, PASSWORD)
+    page = admin_client.get(f"/admin/users/{target.id}/edit").get_data(as_text=True)
+    assert "结束全部登录" in page
+    response = post_form(
+        admin_client,
+        f"/admin/users/{target.id}/end-sessions",
+        {},
+        page=f"/admin/users/{target.id}/edit",
+        follow_redirects=True,
+    )
+    assert "已结束该用户的全部登录" in response.get_data(as_text=True)
+    assert phone.get("/").status_code == laptop.get("/").status_code == 302
+    assert other.get("/").status_code == 200
+    assert admin_client.get("/admin/users").status_code == 200
+    event = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "user_end_sessions")
+    ).one()
+    assert (event.actor_id, event.object_id) == (admin.id, str(target.id))
+    # Not one's own (log out does that), and not across 三员分立: the system administrator
+    # does not end a security administrator's sessions; without a token, nothing happens.
+    security = make_user(Role.SECURITY_ADMIN)
+    own = post_form(admin_client, f"/admin/users/{admin.id}/end-sessions", {}, page="/admin/users")
+    assert own.status_code == 403
+    across = post_form(
+        admin_client, f"/admin/users/{security.id}/end-sessions", {}, page="/admin/users"
+    )
+    assert across.status_code == 403
+    forged = admin_client.post(f"/admin/users/{bystander.id}/end-sessions")
+    assert forged.status_code == 400 and other.get("/").status_code == 200
+    db.session.expire_all()
+    assert security.session_version == 1 and bystander.session_version == 1

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from freezegun import freeze_time
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -282,3 +283,42 @@ def test_language_chosen_before_login_survives_login_logout_and_timeout(
     login(client, user.email, PASSWORD)
     post_form(client, "/auth/logout", {}, page="/")
     assert '<html lang="en">' in client.get("/auth/login").get_data(as_text=True)
+
+
+def _login_audits(user: User) -> list[str]:
+    rows = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.actor_id == user.id).order_by(AuditRecord.id)
+    )
+    return [f"{row.action}:{row.outcome}:{row.detail}" for row in rows]
+
+
+def test_dormant_account_cannot_log_in_until_an_administrator_re_enables_it(app: Flask) -> None:
+    assert app.config["DORMANT_DAYS"] == 90
+    user = make_user()
+    fresh = make_user()
+    with freeze_time(utcnow() + timedelta(days=89)):
+        assert login(app.test_client(), fresh.email, PASSWORD).status_code == 302
+    with freeze_time(utcnow() + timedelta(days=91)):
+        refused = login(app.test_client(), user.email, PASSWORD)
+        assert refused.status_code == 200
+        assert "该账户已停用" in refused.get_data(as_text=True)  # as for any disabled account
+        db.session.expire_all()
+        assert not user.active
+        assert any('reason": "dormant' in audit for audit in _login_audits(user))
+        disabled = db.session.scalars(
+            select(AuditRecord).where(
+                AuditRecord.action == "user_deactivate", AuditRecord.object_id == str(user.id)
+            )
+        ).one()
+        assert disabled.actor_id is None and "dormant" in (disabled.detail or "")
+        # Used within the 90 days (day 89): still welcome on day 91.
+        assert login(app.test_client(), fresh.email, PASSWORD).status_code == 302
+        # Without the right password the state is not revealed: the generic answer.
+        wrong = login(app.test_client(), user.email, "Wrong-Passw0rd!").get_data(as_text=True)
+        assert "邮箱或密码不正确" in wrong and "该账户已停用" not in wrong
+
+        admin = make_user(Role.ADMIN)  # the administrators of day 0 are dormant too
+        admin_client = app.test_client()
+        login(admin_client, admin.email, PASSWORD)
+        post_form(admin_client, f"/admin/users/{user.id}/activate", {}, page="/admin/users")
+        assert login(app.test_client(), user.email, PASSWORD).status_code == 302

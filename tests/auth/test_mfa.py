@@ -373,6 +373,7 @@ def test_expired_password_forces_a_change_for_an_admin_but_not_a_submitter(
 ) -> None:
     admin = make_user(Role.ADMIN)
     submitter = make_user(Role.SUBMITTER)
+    app.config["DORMANT_DAYS"] = 0  # unused for 91 days; dormancy: test_login.py
     with freeze_time(utcnow() + timedelta(days=91)):
         admin_client, submitter_client = app.test_client(), app.test_client()
         response = login(admin_client, admin.email, PASSWORD)
@@ -396,6 +397,7 @@ def test_expired_password_forces_a_change_for_an_admin_but_not_a_submitter(
 def test_password_expiry_is_off_for_others_until_configured(app: Flask) -> None:
     submitter = make_user(Role.SUBMITTER)
     app.config["PASSWORD_MAX_AGE_DAYS"] = 180
+    app.config["DORMANT_DAYS"] = 0  # unused for 181 days; dormancy: test_login.py
     with freeze_time(utcnow() + timedelta(days=181)):
         client = app.test_client()
         assert login(client, submitter.email, PASSWORD).headers["Location"] == "/auth/password"

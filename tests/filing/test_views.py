@@ -17,27 +17,26 @@ from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.models import Attachment, Role, Status, Submission
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
+from tests.factories import (
+    PASSWORD,
+    make_org,
+    make_submission,
+    make_user,
+    plan_item,
+    problem_form,
+)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PDF_NAME = "园区特殊作业专项检查报告（2026年11月）.pdf"
 
 
 def _form(client: FlaskClient, page: str, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "csrf_token": csrf_token(client, page),
-        "idempotency_key": "k-" + page.replace("/", "-"),
-        "title": "园区承包商动火作业票证管理不规范",
-        "summary": "抽查发现部分承包商动火作业票证填写不全。",
-        "description": "2026年11月专项检查中，园区内3家企业的承包商动火作业票证"
+    data = problem_form(
+        csrf_token=csrf_token(client, page),
+        idempotency_key="k-" + page.replace("/", "-"),
+        description="2026年11月专项检查中，园区内3家企业的承包商动火作业票证"
         "存在审批人签字缺失等问题。",
-        "plan_item_ids": [str(plan_item("S3").id)],
-        "region_code": "320500",
-        "contact_name": "张工",
-        "contact_phone": "138 1234 5678",
-        "sensitivity": "ministry",
-        "action": "save",
-    }
+    )
     data.update(overrides)
     return data
 

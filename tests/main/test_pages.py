@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -37,7 +38,93 @@ def test_readyz_reports_an_unreachable_database(app: Flask, tmp_path: object) ->
         finally:
             db._app_engines[app][None] = original
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable"}
+    assert response.get_json() == {"status": "unavailable", "failed": ["database"]}
+
+
+def test_readyz_reports_migrations_behind_the_code(app: Flask) -> None:
+    from sqlalchemy import text
+
+    from feedback.extensions import db
+
+    head = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+    db.session.execute(text("UPDATE alembic_version SET version_num = 'cd6e7f8a9b0d'"))
+    db.session.commit()
+    try:
+        response = app.test_client().get("/readyz")
+    finally:  # PostgreSQL keeps alembic_version between tests
+        db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
+        db.session.commit()
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "failed": ["migrations"]}
+    assert app.test_client().get("/readyz").status_code == 200
+
+
+def test_readyz_reports_an_unwritable_upload_folder(app: Flask, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    app.config["UPLOAD_DIR"] = str(blocker / "uploads")  # even root cannot create it
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    # The disk check looks under the same missing folder, so it cannot answer either.
+    assert response.get_json() == {"status": "unavailable", "failed": ["upload_dir", "disk"]}
+
+
+def test_readyz_creates_the_upload_folder_and_leaves_nothing(app: Flask, tmp_path: Path) -> None:
+    folder = tmp_path / "fresh-uploads"
+    app.config["UPLOAD_DIR"] = str(folder)
+    assert app.test_client().get("/readyz").status_code == 200
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_readyz_reports_low_free_disk(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from types import SimpleNamespace
+
+    mb = 1024 * 1024
+    app.config["READYZ_MIN_FREE_MB"] = 500
+
+    def usage(free_mb: int) -> object:
+        return lambda _path: SimpleNamespace(total=100_000 * mb, used=0, free=free_mb * mb)
+
+    monkeypatch.setattr(shutil, "disk_usage", usage(499))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "failed": ["disk"]}
+    monkeypatch.setattr(shutil, "disk_usage", usage(500))
+    assert app.test_client().get("/readyz").status_code == 200
+
+
+def test_readyz_pings_clamd_when_scanning_is_configured(app: Flask, tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from feedback.filing import scanning
+
+    path = str(tmp_path / "clamd.sock")
+    scanning.install_scanner(app, scanning.ClamdScanner(path, timeout=2))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "failed": ["scanner"]}
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen()
+    pings: list[bytes] = []
+
+    def answer() -> None:
+        connection, _address = server.accept()
+        with connection:
+            pings.append(connection.recv(64))
+            connection.sendall(b"PONG\0")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        assert app.test_client().get("/readyz").get_json() == {"status": "ready"}
+    finally:
+        thread.join(timeout=5)
+        server.close()
+    assert pings == [b"zPING\0"]
 
 
 def _example_url(app: Flask, rule: Rule) -> str:

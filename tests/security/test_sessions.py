@@ -100,6 +100,8 @@ def test_password_change_ends_the_other_sessions_only(app: Flask) -> None:
     [
         (Role.ADMIN, Role.SUBMITTER, "reset"),
         (Role.SECURITY_ADMIN, Role.REVIEWER, "reset-mfa"),
+        (Role.ADMIN, Role.SUBMITTER, "end-sessions"),
+        (Role.SECURITY_ADMIN, Role.AUDITOR, "end-sessions"),
     ],
 )
 def test_administrator_actions_end_the_users_sessions(

@@ -23,7 +23,7 @@ from feedback.filing import uploads
 from feedback.filing.services import MAX_ATTACHMENTS
 from feedback.models import Attachment, Submission
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, make_user, plan_item
+from tests.factories import PASSWORD, make_user, problem_form
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 HTML = b"<html><body><script>alert(document.cookie)</script></body></html>\n"
@@ -42,16 +42,7 @@ def _post(client: FlaskClient, files: list[tuple[bytes, str]], **fields: Any) ->
     page = "/submissions/new?kind=problem"
     data: dict[str, Any] = {
         "csrf_token": csrf_token(client, page),
-        "idempotency_key": "upload-abuse",
-        "title": "园区承包商动火作业票证管理不规范",
-        "summary": "抽查发现部分承包商动火作业票证填写不全。",
-        "description": "2026年11月专项检查中，3家企业的动火作业票证存在审批人签字缺失等问题。",
-        "plan_item_ids": [str(plan_item("S3").id)],
-        "region_code": "320500",
-        "contact_name": "张工",
-        "contact_phone": "138 1234 5678",
-        "sensitivity": "ministry",
-        "action": "save",
+        **problem_form(idempotency_key="upload-abuse"),
         "attachments": [(io.BytesIO(content), name) for content, name in files],
         **fields,
     }
