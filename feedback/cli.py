@@ -90,6 +90,7 @@ def register(app: Flask) -> None:
         create_user,
         create_token,
         reset_mfa,
+        enable_user,
         seed_demo,
         similarity_rebuild,
         audit_verify,
@@ -272,6 +273,24 @@ def reset_mfa(email: str) -> None:
     admin_services.reset_mfa(None, user)
     db.session.commit()
     click.echo(f"已重置 {user.email} 的两步验证；该用户下次登录时须重新设置。")
+
+
+@click.command("enable-user")
+@click.option("--email", required=True, help="The account to re-enable.")
+def enable_user(email: str) -> None:
+    """Re-enable a deactivated or dormant account (audited); its dormancy clock starts again.
+
+    For the operator when every administrator who could do it on the web is dormant or
+    deactivated (e.g. the first start after more than DORMANT_DAYS without use).
+    """
+    from feedback.auth.services import normalise_email
+
+    user = db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
+    if user is None:
+        fail(f"没有邮箱为 {email} 的用户。")
+    admin_services.set_user_active(None, user, True)
+    db.session.commit()
+    click.echo(f"已启用 {user.email}；该账户可以重新登录。")
 
 
 @click.command("seed-demo")

@@ -371,3 +371,37 @@ def test_disable_dormant_marks_unused_accounts_inactive_and_audits_each(
     assert "DORMANT_DAYS 为 0" in off.output
     db.session.expire_all()
     assert used.active
+
+
+def _active(user: User) -> bool:
+    db.session.refresh(user)
+    return bool(user.active)
+
+
+def test_enable_user_lets_a_dormant_administrator_back_in(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    # Dormancy could otherwise lock out every administrator who could re-enable accounts.
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from feedback.models import Role, utcnow
+    from tests.factories import PASSWORD, make_user
+
+    start = utcnow()
+    admin = make_user(Role.SECURITY_ADMIN, mfa=False)
+    with freeze_time(start + timedelta(days=91)):
+        assert login(app.test_client(), admin.email, PASSWORD).status_code == 200  # refused
+        assert not _active(admin)
+
+        missing = runner.invoke(args=["enable-user", "--email", "nobody@example.cn"])
+        assert missing.exit_code == 1 and "没有邮箱为" in missing.output
+        result = runner.invoke(args=["enable-user", "--email", admin.email.upper()])
+        assert result.exit_code == 0, result.output
+        assert _active(admin)
+        assert login(app.test_client(), admin.email, PASSWORD).status_code == 302
+    record = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "user_activate")
+    ).one()
+    assert (record.object_id, record.actor_id) == (str(admin.id), None)

@@ -416,7 +416,7 @@ def update_user(
     db.session.flush()
 
 
-def set_user_active(actor: User, user: User, active: bool) -> None:
+def set_user_active(actor: User | None, user: User, active: bool) -> None:
     """Deactivate (ending every session at once) or reactivate a user."""
     authorise_account_action(
         actor, AccountAction.ACTIVATE if active else AccountAction.DEACTIVATE, user
