@@ -25,6 +25,7 @@ from typing import Any
 import click
 from flask import Flask, current_app, g, has_app_context
 from flask.cli import with_appcontext
+from sqlalchemy import ColumnElement, and_, or_, update
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,31 @@ def stale_after(app: Flask | None = None) -> timedelta:
 def is_stale(last_sign_of_life: datetime | None, now: datetime) -> bool:
     """Whether a queued or running job last heard of at ``last_sign_of_life`` was interrupted."""
     return last_sign_of_life is None or last_sign_of_life < now - stale_after()
+
+
+def stale_condition(
+    status: Any, live: tuple[Any, ...], last_sign_of_life: Any, now: datetime
+) -> ColumnElement[bool]:
+    """:func:`is_stale` in SQL, for a job row whose ``status`` is one of the ``live`` ones."""
+    return and_(
+        status.in_(live),
+        or_(last_sign_of_life.is_(None), last_sign_of_life < now - stale_after()),
+    )
+
+
+def claim(model: Any, row_id: int, queued: Any, stale: ColumnElement[bool], **values: Any) -> bool:
+    """Take the job row ``row_id`` of ``model`` for this process: a conditional UPDATE (queued,
+    or ``stale``: its process died) setting ``values``, on a transaction of its own. False when
+    another process has it or it is finished, so a job delivered twice runs once."""
+    from feedback.extensions import db
+
+    with db.engine.begin() as connection:
+        result = connection.execute(
+            update(model)
+            .where(model.id == row_id, or_(model.status == queued, stale))
+            .values(**values)
+        )
+    return bool(result.rowcount)
 
 
 @click.command("worker")

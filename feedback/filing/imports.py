@@ -25,7 +25,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 
 from feedback import jobs
 from feedback.admin.forms import ActionForm
@@ -202,12 +202,8 @@ def _mark_if_interrupted(batch: ImportBatch) -> None:
 
 
 def _stale(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        ImportBatch.status.in_(("queued", "running")),
-        or_(
-            ImportBatch.heartbeat_at.is_(None),
-            ImportBatch.heartbeat_at < now - jobs.stale_after(),
-        ),
+    return jobs.stale_condition(
+        ImportBatch.status, ("queued", "running"), ImportBatch.heartbeat_at, now
     )
 
 
@@ -318,19 +314,13 @@ def _fail(batch_id: int, message: str, statuses: tuple[str, ...] = ("running",))
 
 
 def _claim(batch_id: int) -> bool:
-    """Take a queued (or interrupted) batch for this process; False when another job has it or
-    it is finished, so a job delivered twice imports once."""
+    """Take a queued (or interrupted) batch for this process (see :func:`feedback.jobs.claim`),
+    so a job delivered twice imports once."""
     now = utcnow()
-    with db.engine.begin() as connection:
-        result = connection.execute(
-            update(ImportBatch)
-            .where(
-                ImportBatch.id == batch_id,
-                or_(ImportBatch.status == "queued", _stale(now)),
-            )
-            .values(status="running", started_at=now, heartbeat_at=now)
-        )
-    return bool(result.rowcount)
+    return jobs.claim(
+        ImportBatch, batch_id, "queued", _stale(now),
+        status="running", started_at=now, heartbeat_at=now,
+    )  # fmt: skip
 
 
 def run_import(batch_id: int) -> None:

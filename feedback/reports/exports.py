@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -268,33 +268,29 @@ def _set(job_id: int, **values: Any) -> None:
 
 def _stale_condition(now: datetime) -> Any:
     """Queued or running, and not heard of within ``JOB_STALE_AFTER``."""
-    last = func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at)
-    return and_(
-        ExportJob.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)),
-        last < now - jobs.stale_after(),
+    return jobs.stale_condition(
+        ExportJob.status,
+        (ExportStatus.QUEUED, ExportStatus.RUNNING),
+        func.coalesce(ExportJob.heartbeat_at, ExportJob.created_at),
+        now,
     )
 
 
 def claim(job_id: int) -> bool:
-    """Mark a queued (or interrupted-while-running) job running for this process; False when
-    another process has it or it is finished, so a job delivered twice runs once."""
+    """Mark a queued (or interrupted-while-running) job running for this process (see
+    :func:`feedback.jobs.claim`)."""
     now = utcnow()
-    with db.engine.begin() as connection:
-        result = connection.execute(
-            update(ExportJob)
-            .where(
-                ExportJob.id == job_id,
-                or_(ExportJob.status == ExportStatus.QUEUED, _stale_condition(now)),
-            )
-            .values(
-                status=ExportStatus.RUNNING,
-                started_at=now,
-                heartbeat_at=now,
-                attempts=ExportJob.attempts + 1,
-                rows_done=0,
-            )
-        )
-    return bool(result.rowcount)
+    return jobs.claim(
+        ExportJob,
+        job_id,
+        ExportStatus.QUEUED,
+        _stale_condition(now),
+        status=ExportStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=ExportJob.attempts + 1,
+        rows_done=0,
+    )
 
 
 def run_job(job_id: int) -> None:
