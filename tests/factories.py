@@ -194,3 +194,64 @@ def make_campaign(actor: User | None = None, title: str = "2026年第四季度�
     )
     db.session.commit()
     return campaign
+
+
+def accepted_submission(author: User, reviewer: User | None = None, **overrides: Any) -> Submission:
+    """A submission sent by ``author`` and accepted by ``reviewer`` (a new one by default)."""
+    from feedback.filing import services as filing
+
+    submission = make_submission(author, submit=True, **overrides)
+    staff = reviewer or make_user(Role.REVIEWER)
+    filing.decide(staff, submission, "start_review")
+    filing.decide(staff, submission, "accept")
+    db.session.commit()
+    return submission
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def stored_attachment(submission: Submission, uploader: User, name: str) -> Any:
+    """An attachment row with its stored file (as an upload would leave them)."""
+    import uuid
+    from pathlib import Path
+
+    from flask import current_app
+
+    from feedback.models import Attachment
+
+    stored = f"{uuid.uuid4().hex}.pdf"
+    folder = Path(current_app.config["UPLOAD_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / stored).write_bytes(PDF)
+    attachment = Attachment(
+        submission_id=submission.id,
+        original_name=name,
+        stored_name=stored,
+        media_type="application/pdf",
+        size=len(PDF),
+        sha256="0" * 64,
+        uploader_id=uploader.id,
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment
+
+
+def similarity_link(x: Submission, y: Submission) -> Any:
+    """The similarity link of two submissions (the detection hooks may have made it already)."""
+    from sqlalchemy import select
+
+    from feedback.models import SimilarityLink
+
+    a, b = sorted((x.id, y.id))
+    found = db.session.scalars(
+        select(SimilarityLink).where(
+            SimilarityLink.submission_a_id == a, SimilarityLink.submission_b_id == b
+        )
+    ).one_or_none()
+    if found is None:
+        found = SimilarityLink(submission_a_id=a, submission_b_id=b, score=0.8)
+        db.session.add(found)
+        db.session.flush()
+    return found

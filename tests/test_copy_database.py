@@ -40,7 +40,7 @@ from feedback.reports import services as reports
 from feedback.review import services as review
 from feedback.search import matching
 from tests.conftest import BACKENDS, IsolatedClient, _truncate_postgres, login
-from tests.factories import PASSWORD, make_submission, make_user, plan_item
+from tests.factories import PASSWORD, accepted_submission, make_submission, make_user, plan_item
 
 CHINESE = "储罐区可燃气体检测报警仪长期未校准，夜间巡检记录缺失"
 
@@ -50,14 +50,6 @@ def _counts() -> dict[str, int]:
         table.name: int(db.session.scalar(select(func.count()).select_from(table)) or 0)
         for table in Base.metadata.sorted_tables
     }
-
-
-def _accepted(author: Any, reviewer: Any, **overrides: Any) -> Submission:
-    submission = make_submission(author, submit=True, **overrides)
-    filing.decide(reviewer, submission, "start_review")
-    filing.decide(reviewer, submission, "accept")
-    db.session.commit()
-    return submission
 
 
 def _fill() -> None:
@@ -71,8 +63,8 @@ def _fill() -> None:
     compiler = make_user(Role.COMPILER, email="compiler@cpcif.cn")
     issue_recovery_codes(reviewer)
     tokens.create(reviewer, name="数据对接", scopes=["read"], expires_days=30)
-    first = _accepted(author, reviewer, title=CHINESE, tag_ids=[tag.id])
-    second = _accepted(other, reviewer, title="危化品车辆停车难问题")
+    first = accepted_submission(author, reviewer, title=CHINESE, tag_ids=[tag.id])
+    second = accepted_submission(other, reviewer, title="危化品车辆停车难问题")
     returned = make_submission(author, submit=True, title="需要补充材料的问题")
     filing.decide(reviewer, returned, "start_review")
     filing.decide(reviewer, returned, "return", "请补充气体分析记录")

@@ -47,10 +47,11 @@ from tests.factories import (
     make_submission,
     make_user,
     seed_taxonomy,
+    similarity_link,
+    stored_attachment,
 )
 from tests.filing.test_imports import _filled_template, _row, _upload
 from tests.queries import statements
-from tests.security.conftest import _attach, _link
 from tests.security.routes import is_api
 
 N = 2  # rows of each kind in the first measurement; the second has 4N
@@ -136,9 +137,9 @@ def _grow(world: World, k: int) -> None:
             world.reviewers[n % 3], world.hub, f"内部意见{number}-{n}", to_submitter=False
         )
         review.comment(reviewer, world.hub, f"给报送单位的意见{number}-{n}", to_submitter=True)
-        _attach(world.hub, colleague, f"附件{number}-{n}.pdf")
+        stored_attachment(world.hub, colleague, f"附件{number}-{n}.pdf")
         for other in (sent, own):
-            _link(world.hub, other)
+            similarity_link(world.hub, other)
         suggestion = _suggestion(reviewer, f"第{number}轮第{n}条汇总建议", [item.id], [sent, own])
         world.suggestions.append(suggestion)
         report = _report(compiler, f"第{number}轮第{n}份报告")

@@ -12,11 +12,16 @@ from openpyxl import load_workbook
 
 from feedback.campaigns import services as campaigns
 from feedback.extensions import db
-from feedback.filing import services as filing
 from feedback.formatting import china_today
-from feedback.models import Campaign, Role, Submission, User
+from feedback.models import Campaign, Role, User
 from tests.api.conftest import bearer, token_for
-from tests.factories import make_org, make_submission, make_user, seed_taxonomy
+from tests.factories import (
+    accepted_submission,
+    make_org,
+    make_submission,
+    make_user,
+    seed_taxonomy,
+)
 
 
 def _campaign(compiler: User) -> Campaign:
@@ -31,14 +36,6 @@ def _campaign(compiler: User) -> Campaign:
     campaign = campaigns.create_campaign(compiler, data)
     db.session.commit()
     return campaign
-
-
-def _accepted(reviewer: User) -> Submission:
-    submission = make_submission(make_user(), submit=True)
-    filing.decide(reviewer, submission, "start_review")
-    filing.decide(reviewer, submission, "accept")
-    db.session.commit()
-    return submission
 
 
 def test_plan_items_and_tags(client: FlaskClient) -> None:
@@ -86,7 +83,7 @@ def test_campaigns_and_progress(client: FlaskClient) -> None:
 
 def test_a_compiler_builds_freezes_and_downloads_a_report(client: FlaskClient) -> None:
     compiler = make_user(Role.COMPILER)
-    accepted = _accepted(compiler)
+    accepted = accepted_submission(make_user(), compiler)
     draft = make_submission(make_user(), submit=True)
     headers = bearer(token_for(compiler))
     created = client.post(

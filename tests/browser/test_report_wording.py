@@ -10,11 +10,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from feedback.extensions import db
-from feedback.filing import services as filing
 from feedback.models import MinistryResponse, Role, Submission
 from feedback.reports import services
 from tests.browser.conftest import log_in
-from tests.factories import make_submission, make_user, seed_taxonomy
+from tests.factories import accepted_submission, make_user, seed_taxonomy
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +22,8 @@ def test_reword_an_item_send_the_version_and_record_the_ministry_reply(
     live_server: str, page: Page
 ) -> None:
     seed_taxonomy()
-    reviewer = make_user(Role.REVIEWER)
     officer = make_user(Role.SUBMITTER, email="zhang@park.cn")
-    submission = make_submission(officer, submit=True, title="园区危化品车辆停车难问题")
-    filing.decide(reviewer, submission, "start_review")
-    filing.decide(reviewer, submission, "accept")
+    submission = accepted_submission(officer, title="园区危化品车辆停车难问题")
     compiler = make_user(Role.COMPILER, email="wang@cpcif.cn", name="王主任")
     report = services.create(
         compiler,

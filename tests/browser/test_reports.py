@@ -12,20 +12,18 @@ from playwright.sync_api import Page, expect
 
 from feedback.consolidation import services as consolidation
 from feedback.extensions import db
-from feedback.filing import services as filing
-from feedback.models import ParkLevel, Role, Submission, User
+from feedback.models import ParkLevel, Role
 from tests.browser.conftest import log_in
-from tests.factories import make_org, make_submission, make_user, plan_item, seed_taxonomy
+from tests.factories import (
+    accepted_submission,
+    make_org,
+    make_submission,
+    make_user,
+    plan_item,
+    seed_taxonomy,
+)
 
 pytestmark = pytest.mark.browser
-
-
-def _accepted(author: User, reviewer: User, **overrides: object) -> Submission:
-    submission = make_submission(author, submit=True, **overrides)
-    filing.decide(reviewer, submission, "start_review")
-    filing.decide(reviewer, submission, "accept")
-    db.session.commit()
-    return submission
 
 
 def _rows(ws: openpyxl.worksheet.worksheet.Worksheet, header: str) -> list[object]:
@@ -43,9 +41,11 @@ def test_build_preview_freeze_and_download_a_report(live_server: str, page: Page
                               park_level=ParkLevel.PROVINCIAL)  # fmt: skip
     jiangsu = make_user(Role.SUBMITTER, org=anonymous_park)
     zhejiang = make_user(Role.SUBMITTER, org=make_org(name="宁波石化园区", region_code="330200"))
-    hidden = _accepted(jiangsu, reviewer, title="江苏园区的动火作业问题", anonymous=True)
-    _accepted(jiangsu, reviewer, title="江苏园区第二个动火作业问题", anonymous=True)
-    source = _accepted(zhejiang, reviewer, title="浙江园区危化品车辆停车难", region_code="330200")
+    hidden = accepted_submission(jiangsu, reviewer, title="江苏园区的动火作业问题", anonymous=True)
+    accepted_submission(jiangsu, reviewer, title="江苏园区第二个动火作业问题", anonymous=True)
+    source = accepted_submission(
+        zhejiang, reviewer, title="浙江园区危化品车辆停车难", region_code="330200"
+    )
     consolidation.create(
         make_user(Role.REVIEWER),
         consolidation.SuggestionInput(
@@ -114,7 +114,9 @@ def test_a_park_officer_sees_the_ministry_response_on_a_phone(
 
     seed_taxonomy()
     officer = make_user(Role.SUBMITTER, email="zhang@park.cn", name="张工")
-    submission = _accepted(officer, make_user(Role.REVIEWER), title="危化品车辆专用停车场不足")
+    submission = accepted_submission(
+        officer, make_user(Role.REVIEWER), title="危化品车辆专用停车场不足"
+    )
     compiler = make_user(Role.COMPILER)
     report = services.create(
         compiler,

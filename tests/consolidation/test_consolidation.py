@@ -18,13 +18,19 @@ from feedback.models import (
     ConsolidatedSuggestion,
     Event,
     Role,
-    SimilarityLink,
     Submission,
     User,
 )
 from feedback.review import similarity
 from tests.conftest import csrf_token, login, post_form
-from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
+from tests.factories import (
+    PASSWORD,
+    make_org,
+    make_submission,
+    make_user,
+    plan_item,
+    similarity_link,
+)
 
 
 def _sent(author: User, **overrides: object) -> Submission:
@@ -43,21 +49,6 @@ def _input(*sources: Submission, **overrides: object) -> services.SuggestionInpu
     }
     values.update(overrides)
     return services.SuggestionInput(**values)  # type: ignore[arg-type]
-
-
-def _pair(x: Submission, y: Submission) -> SimilarityLink:
-    """The similarity link of two submissions (the hooks may have found it already)."""
-    a, b = sorted((x.id, y.id))
-    found = db.session.scalars(
-        select(SimilarityLink).where(
-            SimilarityLink.submission_a_id == a, SimilarityLink.submission_b_id == b
-        )
-    ).one_or_none()
-    if found is None:
-        found = SimilarityLink(submission_a_id=a, submission_b_id=b, score=0.8)
-        db.session.add(found)
-        db.session.flush()
-    return found
 
 
 def _three_sources() -> tuple[Submission, Submission, Submission]:
@@ -226,7 +217,7 @@ def test_submitters_cannot_reach_suggestions_or_see_other_organisations(app: Fla
     own, _same_org, other = _three_sources()
     staff = make_user(Role.REVIEWER)
     suggestion = services.create(staff, _input(own, other))
-    link = _pair(own, other)
+    link = similarity_link(own, other)
 
     similarity.confirm(staff, link)
     db.session.commit()
@@ -271,7 +262,7 @@ def test_bulk_new_opens_the_form_with_the_sources(client: FlaskClient) -> None:
 def test_new_from_a_cluster_takes_the_confirmed_similar(client: FlaskClient) -> None:
     own, _same_org, other = _three_sources()
     staff = _reviewer(client)
-    link = _pair(own, other)
+    link = similarity_link(own, other)
     db.session.commit()
     page = client.get(f"/review/{own.id}").get_data(as_text=True)
     assert "以本材料新建汇总建议" in page

@@ -18,22 +18,19 @@ from sqlalchemy import select
 from feedback.consolidation import services as consolidation
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
-from feedback.filing import services as filing
 from feedback.filing.kinds import Kind, Sensitivity
-from feedback.models import Notification, OrgKind, ParkLevel, Report, Role, Status, Submission, User
+from feedback.models import Notification, OrgKind, ParkLevel, Report, Role, Status, User
 from feedback.reports import services
 from feedback.reports.compile import build_workbook, organisation_for_ministry
 from tests.conftest import csrf_token, login, post_form, transaction_begins
-from tests.factories import PASSWORD, make_org, make_submission, make_user, plan_item
-
-
-def _accepted(author: User, **overrides: Any) -> Submission:
-    submission = make_submission(author, submit=True, **overrides)
-    staff = make_user(Role.REVIEWER)
-    filing.decide(staff, submission, "start_review")
-    filing.decide(staff, submission, "accept")
-    db.session.commit()
-    return submission
+from tests.factories import (
+    PASSWORD,
+    accepted_submission,
+    make_org,
+    make_submission,
+    make_user,
+    plan_item,
+)
 
 
 def _report(compiler: User, title: str = "2026年第四季度实施情况汇总报告") -> Report:
@@ -63,8 +60,8 @@ def test_only_accepted_ministry_material_enters(app: Flask) -> None:
     author = make_user()
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    accepted = _accepted(author, title="可以报部的问题")
-    internal = _accepted(author, title="仅限内部的问题", sensitivity=Sensitivity.INTERNAL)
+    accepted = accepted_submission(author, title="可以报部的问题")
+    internal = accepted_submission(author, title="仅限内部的问题", sensitivity=Sensitivity.INTERNAL)
     pending = make_submission(author, submit=True, title="还在审核的问题")
     result = services.add_items(compiler, report, submissions=[accepted, internal, pending])
     assert result.added == 1 and result.refused_count == 2
@@ -74,8 +71,10 @@ def test_only_accepted_ministry_material_enters(app: Flask) -> None:
 def test_internal_sources_of_a_consolidated_suggestion_stay_out(app: Flask) -> None:
     open_park = make_user(org=make_org(name="开放化工园区"))
     closed_park = make_user(org=make_org(name="内部化工园区"))
-    shared = _accepted(open_park, title="危化品车辆停车难")
-    secret = _accepted(closed_park, title="内部掌握的停车问题", sensitivity=Sensitivity.INTERNAL)
+    shared = accepted_submission(open_park, title="危化品车辆停车难")
+    secret = accepted_submission(
+        closed_park, title="内部掌握的停车问题", sensitivity=Sensitivity.INTERNAL
+    )
     compiler = make_user(Role.COMPILER)
     suggestion = consolidation.create(
         compiler,
@@ -98,16 +97,19 @@ def test_internal_sources_of_a_consolidated_suggestion_stay_out(app: Flask) -> N
 
 def test_anonymous_organisations_appear_as_kind_and_province(app: Flask) -> None:
     park = make_org(name="某某精细化工园区", region_code="320500", park_level=ParkLevel.PROVINCIAL)
-    submission = _accepted(make_user(org=park), anonymous=True, region_code="320500")
+    submission = accepted_submission(make_user(org=park), anonymous=True, region_code="320500")
     assert organisation_for_ministry(submission) == "某省级化工园区（江苏省）"
     association = make_org(OrgKind.ASSOCIATION, name="某协会", region_code="110000")
-    named = _accepted(make_user(org=association), region_code="110000")
+    named = accepted_submission(make_user(org=association), region_code="110000")
     assert organisation_for_ministry(named) == "某协会"
 
 
 def test_freeze_keeps_bytes_and_the_next_version_shows_changes(app: Flask) -> None:
     author = make_user()
-    first, second = _accepted(author, title="第一个问题"), _accepted(author, title="第二个问题")
+    first, second = (
+        accepted_submission(author, title="第一个问题"),
+        accepted_submission(author, title="第二个问题"),
+    )
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
     services.add_items(compiler, report, submissions=[first])
@@ -139,7 +141,7 @@ def test_freeze_keeps_bytes_and_the_next_version_shows_changes(app: Flask) -> No
 def test_same_data_gives_the_same_bytes(app: Flask) -> None:
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user())])
+    services.add_items(compiler, report, submissions=[accepted_submission(make_user())])
     db.session.commit()
     at = report.created_at
     assert build_workbook(report, number=1, generated_at=at) == build_workbook(
@@ -150,7 +152,7 @@ def test_same_data_gives_the_same_bytes(app: Flask) -> None:
 def test_formula_text_stays_text(app: Flask) -> None:
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    evil = _accepted(make_user(), title='=HYPERLINK("http://evil.example","点此")')
+    evil = accepted_submission(make_user(), title='=HYPERLINK("http://evil.example","点此")')
     services.add_items(compiler, report, submissions=[evil])
     db.session.commit()
     content = build_workbook(report, number=1, generated_at=report.created_at)
@@ -164,8 +166,8 @@ def test_formula_text_stays_text(app: Flask) -> None:
 
 def test_sending_marks_sources_reported_and_answers_reach_the_submitter(app: Flask) -> None:
     author = make_user(name="张工")
-    direct = _accepted(author, title="直接报部的问题")
-    behind = _accepted(make_user(), title="汇总建议背后的材料")
+    direct = accepted_submission(author, title="直接报部的问题")
+    behind = accepted_submission(make_user(), title="汇总建议背后的材料")
     compiler = make_user(Role.COMPILER)
     suggestion = consolidation.create(
         compiler,
@@ -212,7 +214,7 @@ def test_reviewers_read_compilers_write(app: Flask) -> None:
         _report(reviewer)
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user())])
+    services.add_items(compiler, report, submissions=[accepted_submission(make_user())])
     services.freeze(compiler, report)
     db.session.commit()
     client = app.test_client()
@@ -228,7 +230,7 @@ def test_reviewers_read_compilers_write(app: Flask) -> None:
 def test_no_one_else_opens_or_downloads_reports(app: Flask, role: Role) -> None:
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user())])
+    services.add_items(compiler, report, submissions=[accepted_submission(make_user())])
     services.freeze(compiler, report)
     db.session.commit()
     client = app.test_client()
@@ -247,7 +249,7 @@ def test_download_is_the_frozen_file(client: FlaskClient) -> None:
     compiler = make_user(Role.COMPILER)
     login(client, compiler.email, PASSWORD)
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user())])
+    services.add_items(compiler, report, submissions=[accepted_submission(make_user())])
     edition = services.freeze(compiler, report)
     db.session.commit()
     response = client.get(f"/reports/{report.id}/versions/1.xlsx")
@@ -258,8 +260,8 @@ def test_download_is_the_frozen_file(client: FlaskClient) -> None:
 
 def test_bulk_add_from_the_queue_takes_only_what_may_go(client: FlaskClient) -> None:
     author = make_user()
-    good = _accepted(author, title="已采用可报部")
-    _accepted(author, title="已采用但仅限内部", sensitivity=Sensitivity.INTERNAL)
+    good = accepted_submission(author, title="已采用可报部")
+    accepted_submission(author, title="已采用但仅限内部", sensitivity=Sensitivity.INTERNAL)
     make_submission(author, submit=True, title="尚未审核的材料")
     compiler = make_user(Role.COMPILER)
     login(client, compiler.email, PASSWORD)
@@ -275,7 +277,9 @@ def test_bulk_add_from_the_queue_takes_only_what_may_go(client: FlaskClient) -> 
 def test_a_stale_reword_keeps_the_text(app: Flask) -> None:
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user(), title="原来写的标题")])
+    services.add_items(
+        compiler, report, submissions=[accepted_submission(make_user(), title="原来写的标题")]
+    )
     db.session.commit()
     [item] = report.items
     first, second = app.test_client(), app.test_client()
@@ -296,7 +300,7 @@ def test_the_workbook_is_chinese_whatever_the_interface_language(client: FlaskCl
     login(client, compiler.email, PASSWORD)
     post_form(client, "/language", {"lang": "en"}, page="/")
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user())])
+    services.add_items(compiler, report, submissions=[accepted_submission(make_user())])
     db.session.commit()
     response = client.get(f"/reports/{report.id}/preview.xlsx")
     book = _workbook(response.data)
@@ -308,8 +312,8 @@ def test_statistics_count_by_kind_and_plan_item(app: Flask) -> None:
     author = make_user()
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    problem = _accepted(author, plan_item_ids=[plan_item("S3").id])
-    experience = _accepted(
+    problem = accepted_submission(author, plan_item_ids=[plan_item("S3").id])
+    experience = accepted_submission(
         author,
         kind=Kind.EXPERIENCE,
         plan_item_ids=[plan_item("E1").id],
@@ -331,7 +335,9 @@ def test_the_report_page_costs_the_same_with_three_or_twenty_items(client: Flask
 
     compiler = make_user(Role.COMPILER)
     login(client, compiler.email, PASSWORD)
-    accepted = [_accepted(make_user(), title=f"第{n}份已采用的问题材料") for n in range(20)]
+    accepted = [
+        accepted_submission(make_user(), title=f"第{n}份已采用的问题材料") for n in range(20)
+    ]
     few, many = _report(compiler, "三项的报告"), _report(compiler, "二十项的报告")
     services.add_items(compiler, few, submissions=accepted[:3])
     services.add_items(compiler, many, submissions=accepted)
@@ -359,7 +365,7 @@ def test_downloads_take_the_sqlite_write_lock_only_for_their_record(
         pytest.skip("PostgreSQL has no read-to-write lock upgrade")
     compiler = make_user(Role.COMPILER)
     report = _report(compiler)
-    services.add_items(compiler, report, submissions=[_accepted(make_user())])
+    services.add_items(compiler, report, submissions=[accepted_submission(make_user())])
     services.freeze(compiler, report)
     db.session.commit()
     login(client, compiler.email, PASSWORD)

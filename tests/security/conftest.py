@@ -41,7 +41,6 @@ from feedback.models import (
     Revision,
     Role,
     SavedView,
-    SimilarityLink,
     Submission,
     Tag,
     TagGroup,
@@ -51,7 +50,14 @@ from feedback.reports import exports
 from feedback.reports import services as reports
 from feedback.review import queue
 from feedback.review import services as review
-from tests.factories import make_org, make_submission, make_user, plan_item
+from tests.factories import (
+    make_org,
+    make_submission,
+    make_user,
+    plan_item,
+    similarity_link,
+    stored_attachment,
+)
 
 # Who asks: each persona is one user, logged in on its own client.
 PERSONAS: dict[str, tuple[Role, ...]] = {
@@ -79,41 +85,6 @@ class World:
     import_token: str = ""
 
 
-def _attach(submission: Submission, uploader: User, name: str) -> Attachment:
-    """An attachment row with its stored file (as an upload would leave them)."""
-    stored = f"{uuid.uuid4().hex}.pdf"
-    folder = Path(current_app.config["UPLOAD_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / stored).write_bytes(PDF)
-    attachment = Attachment(
-        submission_id=submission.id,
-        original_name=name,
-        stored_name=stored,
-        media_type="application/pdf",
-        size=len(PDF),
-        sha256="0" * 64,
-        uploader_id=uploader.id,
-    )
-    db.session.add(attachment)
-    db.session.flush()
-    return attachment
-
-
-def _link(x: Submission, y: Submission) -> SimilarityLink:
-    """The similarity link of two submissions (the detection hooks may have made it already)."""
-    a, b = sorted((x.id, y.id))
-    found = db.session.scalars(
-        select(SimilarityLink).where(
-            SimilarityLink.submission_a_id == a, SimilarityLink.submission_b_id == b
-        )
-    ).one_or_none()
-    if found is None:
-        found = SimilarityLink(submission_a_id=a, submission_b_id=b, score=0.8)
-        db.session.add(found)
-        db.session.flush()
-    return found
-
-
 def build_world() -> World:
     """Organisation A's users, federation staff and administrators; B's objects of every kind."""
     org_a, org_b = make_org(), make_org()
@@ -126,16 +97,20 @@ def build_world() -> World:
     reviewer = world.other_staff
 
     sent = make_submission(user_b)
-    sent_file = _attach(sent, user_b, "整改报告.pdf")
+    sent_file = stored_attachment(sent, user_b, "整改报告.pdf")
     filing.submit(user_b, sent)
     filing.decide(reviewer, sent, "start_review")
     filing.decide(reviewer, sent, "accept")
     draft = make_submission(user_b, title="未报送的草稿")
-    draft_file = _attach(draft, user_b, "草稿附件.pdf")
+    draft_file = stored_attachment(draft, user_b, "草稿附件.pdf")
     other = make_submission(user_b, submit=True, title="另一份已报送材料")
-    other_file = _attach(make_submission(user_b, title="第三份报送材料"), user_b, "别的附件.pdf")
-    link = _link(sent, other)
-    far_link = _link(other, make_submission(user_b, submit=True, title="无关的另一份材料"))
+    other_file = stored_attachment(
+        make_submission(user_b, title="第三份报送材料"), user_b, "别的附件.pdf"
+    )
+    link = similarity_link(sent, other)
+    far_link = similarity_link(
+        other, make_submission(user_b, submit=True, title="无关的另一份材料")
+    )
 
     campaign = campaigns.create_campaign(
         compiler,
