@@ -707,6 +707,18 @@ def test_submissions_sent_out_of_order_get_keys_in_queue_order(
         assert "rebuilding the index" in caplog.text
 
 
+def _every_page(filters: Any, user: User) -> tuple[list[int], Any]:
+    """The ids of every queue page in order, following the cursors, and the last page."""
+    from feedback.review import queue
+
+    result = queue.page(filters, user)
+    seen = [row.id for row in result.rows]
+    while result.next_cursor:
+        result = queue.page(filters, user, result.next_cursor)
+        seen += [row.id for row in result.rows]
+    return seen, result
+
+
 @FEW_OR_MANY
 def test_status_tabs_and_a_status_filter_equal_the_generic_query(
     author: User, reviewer: User, monkeypatch: pytest.MonkeyPatch, few_hits: int
@@ -737,11 +749,7 @@ def test_status_tabs_and_a_status_filter_equal_the_generic_query(
             .where(*where, search.matching("园区 巡检"))
             .order_by(Submission.submitted_at.desc(), Submission.id.desc())
         ).all()
-        result = queue.page(filters, reviewer)
-        seen = [row.id for row in result.rows]
-        while result.next_cursor:
-            result = queue.page(filters, reviewer, result.next_cursor)
-            seen += [row.id for row in result.rows]
+        seen, result = _every_page(filters, reviewer)
         assert seen == list(expected), status
         assert result.total == len(expected)
     counts = queue.status_counts(queue.QueueFilters(q="园区 巡检"), reviewer)
@@ -793,11 +801,7 @@ def test_search_with_other_filters_equals_the_unindexed_reference_page_by_page(
             .where(*reference)
             .order_by(Submission.submitted_at.desc(), Submission.id.desc())
         ).all()
-        result = queue.page(filters, reviewer)
-        seen = [row.id for row in result.rows]
-        while result.next_cursor:
-            result = queue.page(filters, reviewer, result.next_cursor)
-            seen += [row.id for row in result.rows]
+        seen, result = _every_page(filters, reviewer)
         assert seen == list(expected), args
         by_status = Counter(db.session.scalars(select(Submission.status).where(*any_status)))
         counts = queue.status_counts(filters, reviewer)
