@@ -33,13 +33,17 @@ def reading() -> Iterator[None]:
         _READING.reset(token)
 
 
-def next_transaction_writes() -> None:
-    """Let the request's next transaction begin IMMEDIATE on SQLite, as a POST's does.
+def write_after_read() -> None:
+    """End the request's reading transaction; the next one begins IMMEDIATE on SQLite.
 
-    For a GET view that reads at length (an export, a verification) and then appends an audit
-    record: it commits its read first, so it never holds the write lock while reading, and the
-    append then waits for the lock instead of failing to upgrade a stale read snapshot.
+    For a GET that reads (at length — an export, a verification — or just a look-up) and then
+    writes (an audit record, a stamp): it commits its read, so it never holds the write lock
+    while reading, and the write then waits for the lock instead of failing to upgrade a stale
+    read snapshot ("database is locked"). Anything read before is expired and read again.
     """
+    from feedback.extensions import db
+
+    db.session.commit()
     g.sqlite_next_transaction_writes = True
 
 

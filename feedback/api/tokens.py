@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.audit.services import record
-from feedback.database import next_transaction_writes
+from feedback.database import write_after_read
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.filing.text import clean_text
@@ -140,7 +140,7 @@ def authenticate(raw: str, now: datetime | None = None) -> ApiToken | None:
     elif not token.owner.is_active:
         reason = "owner_inactive"
     if reason is not None or _stamp_due(token, now):
-        _write_apart()
+        write_after_read()  # the GET's read ends; the write takes SQLite's lock up front
     if reason is not None:
         record(
             "api_token_refused",
@@ -159,17 +159,6 @@ def authenticate(raw: str, now: datetime | None = None) -> ApiToken | None:
 
 def _stamp_due(token: ApiToken, now: datetime) -> bool:
     return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
-
-
-def _write_apart() -> None:
-    """End the look-up's read transaction; the write that follows begins IMMEDIATE on SQLite.
-
-    A GET reads the token in a deferred transaction; writing in that same transaction would
-    upgrade a read snapshot, which SQLite refuses at once ("database is locked") when another
-    process has written since. The token is read again under the write lock.
-    """
-    db.session.commit()
-    next_transaction_writes()
 
 
 def revoke(actor: User, token: ApiToken) -> None:

@@ -9,7 +9,7 @@ from feedback import ratelimits
 from feedback.audit import chain, queries
 from feedback.audit.export import write_csv
 from feedback.audit.services import record
-from feedback.database import next_transaction_writes
+from feedback.database import write_after_read
 from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.models import Role
@@ -43,8 +43,7 @@ def export() -> ResponseReturnValue:
         return refused_export(wait)
     filters = queries.AuditFilters.from_args(request.args)
     csv_file = write_csv(filters.statement())
-    db.session.commit()  # end the long read before taking SQLite's write lock for the record
-    next_transaction_writes()
+    write_after_read()
     record(
         "audit_export",
         actor=acting_user(),
@@ -67,8 +66,7 @@ def export() -> ResponseReturnValue:
 def verify() -> ResponseReturnValue:
     """Run the chain verifier and show its verdict (audited)."""
     result = chain.verify(db.session)
-    db.session.commit()
-    next_transaction_writes()
+    write_after_read()
     record(
         "audit_verify",
         actor=acting_user(),

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, select, update
 
 from feedback import jobs
 from feedback.admin.forms import ActionForm
-from feedback.database import next_transaction_writes
+from feedback.database import write_after_read
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import scanning, services, spreadsheet, uploads, workflow
@@ -189,8 +189,7 @@ def _mark_if_interrupted(batch: ImportBatch) -> None:
     now = utcnow()
     if not batch.in_progress or not jobs.is_stale(batch.heartbeat_at, now):
         return
-    db.session.commit()  # end the read; the update waits for SQLite's write lock
-    next_transaction_writes()
+    write_after_read()
     db.session.execute(
         update(ImportBatch)
         .where(ImportBatch.id == batch.id, _stale(now))

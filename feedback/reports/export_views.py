@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from feedback import jobs, ratelimits
 from feedback.admin.forms import ActionForm
 from feedback.audit.services import record
-from feedback.database import next_transaction_writes
+from feedback.database import write_after_read
 from feedback.errors import render_error
 from feedback.extensions import db
 from feedback.models import STAFF_ROLES, ExportJob, ExportStatus, utcnow
@@ -166,8 +166,7 @@ def download(job_id: int) -> ResponseReturnValue:
     if path is None:
         flash(_("文件已过期或尚未生成。"), "warning")
         return redirect(url_for(".detail", job_id=job_id), 303)
-    db.session.commit()  # a GET reads deferred; the record's write must not upgrade that lock
-    next_transaction_writes()
+    write_after_read()
     record("export_download", actor=acting_user(), object_type="export", object_id=job.id,
            sha256=job.sha256)  # fmt: skip
     db.session.commit()

@@ -34,7 +34,7 @@ from werkzeug.datastructures import MultiDict
 from feedback import jobs, labels
 from feedback.audit.services import record
 from feedback.codes.regions import region_label
-from feedback.database import next_transaction_writes
+from feedback.database import write_after_read
 from feedback.extensions import db
 from feedback.filing.kinds import KINDS, SENSITIVITY_LABELS
 from feedback.filing.workflow import STATUS_LABELS
@@ -342,8 +342,7 @@ def mark_interrupted(user: User) -> int:
     stale = db.session.scalars(select(ExportJob.id).where(condition)).all()
     if not stale:
         return 0
-    db.session.commit()  # end the read; the update waits for SQLite's write lock, not fails
-    next_transaction_writes()
+    write_after_read()
     result = db.session.execute(
         update(ExportJob)
         .where(ExportJob.id.in_(stale), condition)  # a heartbeat since the read keeps it running

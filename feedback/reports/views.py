@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from feedback.admin.forms import ActionForm
 from feedback.audit.services import record
 from feedback.consolidation import services as consolidation
-from feedback.database import next_transaction_writes
+from feedback.database import write_after_read
 from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.formatting import china_today
@@ -353,8 +353,7 @@ def preview_workbook(report_id: int) -> ResponseReturnValue:
     """The draft's workbook, not frozen (for checking in Excel before freezing)."""
     report = _report_or_404(report_id)
     content = compiling.build_workbook(report, number=report.next_number, generated_at=utcnow())
-    db.session.commit()  # end the read before taking SQLite's write lock for the record
-    next_transaction_writes()
+    write_after_read()
     record("report_preview_download", actor=acting_user(), object_type="report",
            object_id=report.id)  # fmt: skip
     db.session.commit()
@@ -395,8 +394,7 @@ def download(report_id: int, number: int) -> ResponseReturnValue:
     """A frozen version, byte for byte as it was frozen."""
     report = _report_or_404(report_id)
     edition = _version_or_404(report, number)
-    db.session.commit()  # a GET reads deferred; the record's write must not upgrade that lock
-    next_transaction_writes()
+    write_after_read()
     record("report_download", actor=acting_user(), object_type="report", object_id=report.id,
            number=number, sha256=edition.sha256)  # fmt: skip
     db.session.commit()
