@@ -166,3 +166,35 @@ def test_a_large_export_runs_in_the_background_and_downloads(
     book = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
     titles = [row[1] for row in book.active.iter_rows(min_row=2, values_only=True)]
     assert sorted(titles) == [f"后台导出的第{n}份问题材料" for n in range(3)]
+
+
+def test_an_interrupted_export_says_so_and_restarts_to_a_download(
+    live_server: str, page: Page
+) -> None:
+    from datetime import timedelta
+
+    from feedback.models import ExportStatus, utcnow
+    from feedback.reports import exports
+    from feedback.review import queue
+
+    officer = make_user(Role.SUBMITTER)
+    for n in range(3):
+        make_submission(officer, submit=True, title=f"中断后重新导出的第{n}份材料")
+    reviewer = make_user(Role.REVIEWER, email="li@cpcif.cn", name="李处长")
+    job = exports.create_job(reviewer, "xlsx", queue.QueueFilters(), exports.chosen([]), 3)
+    # Its process died an hour ago while writing (a restart, a recycled worker).
+    job.status = ExportStatus.RUNNING
+    job.heartbeat_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+
+    log_in(page, live_server, "li@cpcif.cn")
+    page.goto(f"{live_server}/exports/{job.id}")
+    expect(page.get_by_role("alert")).to_contain_text("导出在生成过程中中断")
+    page.get_by_role("button", name="重新开始导出").click()
+    download_link = page.get_by_role("link", name=re.compile("下载 材料导出-"))
+    expect(download_link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        download_link.click()
+    book = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    titles = [row[1] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert sorted(titles) == [f"中断后重新导出的第{n}份材料" for n in range(3)]
