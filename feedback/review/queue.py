@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     event,
     exists,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, defaultload, lazyload, load_only, selectinload
 from werkzeug.datastructures import MultiDict
 
 from feedback import search
@@ -395,6 +396,23 @@ for _name in ("after_flush", "after_commit", "after_soft_rollback"):
         event.listen(Session, _name, _forget_hits)
 
 
+# Assignees load with the page (one query), not once per row, as a name; a page outside a
+# search reads only the columns its table shows (the text columns are most of a row's bytes).
+_ASSIGNEE = selectinload(Submission.assignee).options(
+    load_only(User.id, User.name), lazyload(User.organisation), lazyload(User.role_rows)
+)
+_SEARCH_ROW_OPTIONS = (_ASSIGNEE,)
+_ROW_OPTIONS = (
+    load_only(
+        Submission.id, Submission.reference, Submission.title, Submission.kind,
+        Submission.status, Submission.priority, Submission.submitted_at,
+        Submission.created_at, Submission.organisation_id, Submission.assignee_id,
+    ),
+    defaultload(Submission.organisation).load_only(Organisation.name, Organisation.short_name),
+    _ASSIGNEE,
+)  # fmt: skip
+
+
 def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id)."""
     position = _decode(cursor) if cursor else None
@@ -431,8 +449,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     keyset = _after(cursor, filters)
     if keyset is not None:
         query = query.where(keyset)
-    # Assignees load with the page (one query), not once per row.
-    query = query.options(selectinload(Submission.assignee))
+    query = query.options(*_ROW_OPTIONS if not filters.q else _SEARCH_ROW_OPTIONS)
     rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
     if hits is not None and hits.ids is not None:
         visible = {Status(filters.status)} if filters.status else set(RECEIVED)
@@ -444,6 +461,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     return QueuePage(rows, counts, total, next_cursor)
 
 
-def tag_options() -> list[Tag]:
-    """Active tags for the filter and bulk-tag menus."""
-    return list(db.session.scalars(select(Tag).where(Tag.active).order_by(Tag.group_id, Tag.id)))
+def tag_options() -> list[Row[tuple[int, str]]]:
+    """Active tags as (id, name) rows, for the filter and bulk-tag menus."""
+    query = select(Tag.id, Tag.name).where(Tag.active).order_by(Tag.group_id, Tag.id)
+    return list(db.session.execute(query))

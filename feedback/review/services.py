@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from feedback.audit.services import record
 from feedback.consolidation import services as consolidation
@@ -15,6 +14,7 @@ from feedback.extensions import db
 from feedback.filing import services as filing
 from feedback.filing import workflow
 from feedback.filing.text import clean_text
+from feedback.i18n import gettext as _
 from feedback.models import (
     STAFF_ROLES,
     Comment,
@@ -42,14 +42,15 @@ def _require_staff(actor: User) -> None:
         raise PermissionDenied(_("只有联合会审核人员可以执行此操作。"))
 
 
-def reviewers() -> list[User]:
-    """Active federation staff, for the assignee menus."""
+def reviewers() -> list[Row[tuple[int, str]]]:
+    """Active federation staff as (id, name) rows, for the assignee menus: every staff page
+    shows them, so no user objects (each would load its organisation and roles)."""
     query = (
-        select(User).join(UserRole)
+        select(User.id, User.name).join(UserRole)
         .where(User.active, UserRole.role.in_(STAFF_ROLES))
-        .distinct().order_by(User.name)
+        .distinct().order_by(User.name, User.id)
     )  # fmt: skip
-    return list(db.session.scalars(query))
+    return list(db.session.execute(query))
 
 
 def assign(actor: User, submission: Submission, assignee: User | None) -> None:

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
 from feedback.extensions import db
-from feedback.models import LinkStatus, Role, SimilarityLink, Submission, User
+from feedback.models import LinkStatus, Role, SimilarityLink, Submission, Tag, User
 from feedback.review import queue, services
 from tests.conftest import login
 from tests.factories import PASSWORD, make_submission, make_user, plan_item
@@ -64,11 +64,12 @@ def test_queue_page_stays_within_its_query_budget(
     capped count (which costs a second count when a status is chosen)."""
     reviewer = _reviewer(client)
     others = [make_user(Role.REVIEWER) for _ in range(3)]
-    tag = queue.tag_options()[0] if plan_item("S3") else None
+    s3 = plan_item("S3")  # seeds the vocabulary, tags included
+    tag = db.session.get(Tag, queue.tag_options()[0].id)
     assert tag is not None
     sent = []
     for n in range(8):
-        submission = _sent(make_user(), plan_item_ids=[plan_item("S3").id])
+        submission = _sent(make_user(), plan_item_ids=[s3.id])
         submission.tags.append(tag)
         services.assign(reviewer, submission, reviewer if n % 2 else others[n % 3])
         sent.append(submission)
