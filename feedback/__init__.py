@@ -43,7 +43,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from feedback import assets, crypto, database, formatting, labels, search, security
+    from feedback import assets, crypto, database, formatting, i18n, labels, search, security
     from feedback.audit import chain
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
@@ -57,6 +57,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    i18n.init_i18n(app)
     limiter.init_app(app)
     init_login(app)
     # Before the security headers: after_request hooks run last-registered first.

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.auth.passwords import generate_one_time_password, hash_password
@@ -19,6 +18,7 @@ from feedback.codes.regions import Region, prefectures, province_of, provinces
 from feedback.codes.uscc import make_uscc
 from feedback.exceptions import DomainError
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import Organisation, OrgKind, ParkGrade, ParkLevel, Role, User, UserRole
 
 ASSOCIATIONS = (

@@ -8,12 +8,12 @@ import uuid
 from flask import Flask, render_template, request
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from feedback.api.problems import http_problem, is_api_request, problem
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 

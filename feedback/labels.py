@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import OrgKind, ParkGrade, ParkLevel, Role
 
 ORG_KIND: dict[str, LazyString] = {

@@ -13,10 +13,10 @@ import math
 import time
 
 from flask import current_app
-from flask_babel import ngettext
 from limits import parse
 
 from feedback.extensions import limiter
+from feedback.i18n import ngettext
 from feedback.models import User
 
 

@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, flash, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from feedback.auth.services import password_expired
+from feedback.i18n import gettext as _
 from feedback.models import Role, User
 
 PUBLIC_ENDPOINTS = frozenset(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -26,6 +25,7 @@ from wtforms.validators import (
 
 from feedback import labels
 from feedback.codes.regions import region_choices
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import OrgKind, ParkGrade, ParkLevel, Role
 
 

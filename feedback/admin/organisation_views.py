@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from feedback.access import get_scoped_or_404
@@ -15,6 +14,7 @@ from feedback.codes.regions import provinces
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import Organisation, OrgKind, Role, User
 from feedback.paging import page_arg
 from feedback.security import acting_user, require_roles

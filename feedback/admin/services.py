@@ -6,8 +6,6 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from feedback.audit.services import record
@@ -19,6 +17,8 @@ from feedback.codes.regions import is_valid_region
 from feedback.codes.uscc import normalise_uscc, only_check_character_fails, uscc_error
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
+from feedback.i18n import gettext as _
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import (
     ADMIN_ROLES,
     STAFF_ROLES,

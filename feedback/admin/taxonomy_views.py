@@ -6,7 +6,6 @@ from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 
 from feedback.admin.blueprint import bp
 from feedback.admin.forms import (
@@ -19,6 +18,7 @@ from feedback.admin.forms import (
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import PlanItem, Role, Tag, TagGroup
 from feedback.paging import MAX_ID, int_arg
 from feedback.security import acting_user, require_roles

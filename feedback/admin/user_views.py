@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from feedback.admin import services
@@ -20,6 +19,7 @@ from feedback.errors import render_error
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import ADMIN_ROLES, Organisation, OrgKind, Role, User, UserRole, utcnow
 from feedback.paging import MAX_ID, int_arg, page_arg
 from feedback.security import acting_user, require_roles

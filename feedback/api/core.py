@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from feedback.api import tokens
 from feedback.api.problems import ApiError
 from feedback.extensions import db
+from feedback.i18n import gettext as _
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import ApiToken, Scope, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

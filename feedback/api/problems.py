@@ -11,8 +11,9 @@ from typing import Any
 
 from flask import Response, request
 from flask.globals import request_ctx
-from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
+
+from feedback.i18n import gettext as _
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "/api/v1/problems/"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
@@ -12,6 +11,7 @@ from feedback.api.problems import ApiError
 from feedback.campaigns import services as campaigns
 from feedback.exceptions import PermissionDenied
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import (
     CURRENT_PLAN_VERSION,
     Campaign,

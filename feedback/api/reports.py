@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import Response, url_for
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback import ratelimits
@@ -19,6 +18,7 @@ from feedback.audit.services import record
 from feedback.consolidation import services as consolidation
 from feedback.exceptions import PermissionDenied
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import ConsolidatedSuggestion, Report, ReportVersion, Scope, utcnow
 from feedback.reports import exports, services
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from flask import Response, current_app, request, send_file, url_for
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from feedback.api import schemas as s
@@ -21,6 +20,7 @@ from feedback.extensions import db
 from feedback.filing import scanning, services, uploads
 from feedback.filing.kinds import Kind
 from feedback.filing.services import SubmissionInput
+from feedback.i18n import gettext as _
 from feedback.models import Attachment, Scope, Submission, User
 from feedback.review import queue
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
@@ -16,6 +14,8 @@ from feedback.auth.blueprint import bp
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import ApiToken, Role, Scope, User, utcnow
 from feedback.security import acting_user, require_roles
 

@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.audit.services import record
@@ -21,6 +20,7 @@ from feedback.database import write_after_read
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
 from feedback.filing.text import clean_text
+from feedback.i18n import gettext as _
 from feedback.models import ORG_ROLES, STAFF_ROLES, ApiToken, Role, Scope, User, utcnow
 
 PREFIX = "fbk_"

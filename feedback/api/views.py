@@ -12,7 +12,6 @@ import logging
 import uuid
 
 from flask import Response
-from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -23,6 +22,7 @@ from feedback.api.problems import ApiError, from_error, http_problem, problem
 from feedback.exceptions import Conflict, DomainError, PermissionDenied, ValidationFailed
 from feedback.extensions import db, limiter
 from feedback.filing.kinds import KINDS
+from feedback.i18n import gettext as _
 
 __all__ = ["bp"]
 

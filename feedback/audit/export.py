@@ -15,11 +15,11 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Final
 
-from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from feedback.audit.chain import iso_utc
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import AuditRecord
 from feedback.reports.xlsx import needs_quote_prefix
 

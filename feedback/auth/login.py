@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from feedback.extensions import db, login_manager
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import User
 
 

@@ -20,13 +20,13 @@ from datetime import datetime
 import pyotp
 import segno
 from flask import current_app
-from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import or_, update
 
 from feedback.audit.services import record
 from feedback.auth.services import LoginFailed, complete_login, end_all_sessions, register_failure
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import RecoveryCode, User, utcnow
 
 STEP_SECONDS = 30

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from feedback.auth import mfa, services
@@ -16,6 +15,7 @@ from feedback.auth.forms import MfaCodeForm, RecoveryCodeForm
 from feedback.auth.login import load_user
 from feedback.auth.views import login_limit, start_session
 from feedback.extensions import db, limiter
+from feedback.i18n import gettext as _
 from feedback.models import User, utcnow
 from feedback.security import acting_user
 

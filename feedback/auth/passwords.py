@@ -9,7 +9,8 @@ import string
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_babel import gettext as _
+
+from feedback.i18n import gettext as _
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256  # bounds the hashing work per attempt; 64-character passphrases fit easily

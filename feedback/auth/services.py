@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.audit.services import record
@@ -16,6 +15,7 @@ from feedback.auth.passwords import (
     verify_password,
 )
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import User, utcnow
 
 # Verified when the e-mail is unknown, so that both failures take the same time.

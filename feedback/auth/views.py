@@ -6,7 +6,6 @@ import time
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from feedback.audit.services import record
@@ -14,6 +13,7 @@ from feedback.auth import services
 from feedback.auth.blueprint import bp
 from feedback.auth.forms import ChangePasswordForm, LoginForm
 from feedback.extensions import db, limiter
+from feedback.i18n import gettext as _
 from feedback.models import User
 from feedback.security import acting_user, clear_session_keeping_language, is_safe_local_path
 

@@ -10,7 +10,6 @@ from datetime import date
 from email.message import EmailMessage
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from feedback.audit.services import record
@@ -18,6 +17,7 @@ from feedback.codes.regions import get_region
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
 from feedback.filing.kinds import Kind
+from feedback.i18n import gettext as _
 from feedback.models import (
     Campaign,
     Organisation,

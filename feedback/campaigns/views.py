@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.admin.forms import ActionForm
@@ -14,6 +13,7 @@ from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import Campaign, Organisation, OrgKind, Role
 from feedback.security import acting_user, require_roles
 

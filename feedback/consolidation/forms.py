@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
 from feedback.admin.forms import MultiCheckboxField
 from feedback.consolidation.services import SuggestionInput
 from feedback.filing.choices import plan_item_choices
+from feedback.i18n import lazy_gettext as _l
 
 
 class SuggestionForm(FlaskForm):

@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +21,7 @@ from feedback.extensions import db
 from feedback.filing import workflow
 from feedback.filing.services import visible_submissions
 from feedback.filing.text import clean_text
+from feedback.i18n import gettext as _
 from feedback.models import (
     STAFF_ROLES,
     ConsolidatedSource,

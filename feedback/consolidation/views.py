@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,6 +15,7 @@ from feedback.exceptions import StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.filing.views import visible_or_404
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import STAFF_ROLES, ConsolidatedSource, ConsolidatedSuggestion, Submission
 from feedback.paging import bounded_int, bounded_ints, expected_version
 from feedback.security import acting_user, is_safe_local_path, require_roles

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -33,6 +31,8 @@ from feedback.filing.kinds import (
     Sensitivity,
 )
 from feedback.filing.services import SubmissionInput
+from feedback.i18n import gettext as _
+from feedback.i18n import lazy_gettext as _l
 
 
 class MarkRequired:

@@ -23,8 +23,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, select, update
 
 from feedback import jobs
@@ -34,6 +32,8 @@ from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import scanning, services, spreadsheet, uploads, workflow
 from feedback.filing.kinds import KINDS, Kind
+from feedback.i18n import gettext as _
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import ORG_ROLES, ImportBatch, Submission, Tag, User, utcnow
 from feedback.review import similarity
 from feedback.security import acting_user, require_roles

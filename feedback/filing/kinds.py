@@ -9,7 +9,8 @@ import enum
 from dataclasses import dataclass
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
+
+from feedback.i18n import lazy_gettext as _l
 
 
 class Kind(enum.StrEnum):

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask, current_app, has_app_context
-from flask_babel import gettext as _
+
+from feedback.i18n import gettext as _
 
 if TYPE_CHECKING:
     from feedback.filing.uploads import UploadRejected

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -35,6 +34,7 @@ from feedback.filing.kinds import (
 )
 from feedback.filing.text import clean_text
 from feedback.formatting import CHINA
+from feedback.i18n import gettext as _
 from feedback.models import (
     ORG_ROLES,
     RECEIVED,

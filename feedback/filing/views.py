@@ -19,7 +19,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,6 +34,7 @@ from feedback.filing import choices, scanning, services, uploads, workflow
 from feedback.filing.forms import NoteForm, SubmissionFormBase, fill_choices, form_class
 from feedback.filing.kinds import KINDS, Kind
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import ORG_ROLES, Attachment, Status, Submission, User, utcnow
 from feedback.paging import bounded_int, page_arg
 from feedback.reports import services as reports

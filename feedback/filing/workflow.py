@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import LazyString
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from feedback.exceptions import Conflict, PermissionDenied, ValidationFailed
 from feedback.extensions import db
+from feedback.i18n import gettext as _
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import ORG_ROLES, STAFF_ROLES, Event, Role, Status, Submission, User, utcnow
 
 S = Status

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from feedback import labels
 from feedback.codes.regions import province_of
 from feedback.filing.kinds import KINDS, Kind
 from feedback.filing.workflow import STATUS_LABELS
 from feedback.formatting import CHINA
+from feedback.i18n import gettext as _
 from feedback.models import OrgKind, PlanItem, Report, ReportItem, Submission
 from feedback.reports import services, xlsx
 from feedback.taxonomy.services import plan_tree

@@ -19,7 +19,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 
 from feedback import jobs, ratelimits
 from feedback.admin.forms import ActionForm
@@ -27,6 +26,7 @@ from feedback.audit.services import record
 from feedback.database import write_after_read
 from feedback.errors import render_error
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import STAFF_ROLES, ExportJob, ExportStatus, utcnow
 from feedback.reports import exports
 from feedback.review import queue

@@ -26,7 +26,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Flask, current_app
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
@@ -39,6 +38,7 @@ from feedback.extensions import db
 from feedback.filing.kinds import KINDS, SENSITIVITY_LABELS
 from feedback.filing.workflow import STATUS_LABELS
 from feedback.formatting import CHINA
+from feedback.i18n import lazy_gettext as _l
 from feedback.models import (
     RECEIVED,
     ExportJob,

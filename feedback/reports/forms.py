@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
+from feedback.i18n import lazy_gettext as _l
 from feedback.paging import bounded_int
 from feedback.reports.services import ReportInput
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -25,6 +24,7 @@ from feedback.filing import workflow
 from feedback.filing.kinds import KINDS, Kind, Sensitivity
 from feedback.filing.text import clean_text
 from feedback.formatting import china_today
+from feedback.i18n import gettext as _
 from feedback.models import (
     STAFF_ROLES,
     ConsolidatedSource,

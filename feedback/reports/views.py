@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,6 +30,7 @@ from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.forms import show_errors
+from feedback.i18n import gettext as _
 from feedback.models import (
     STAFF_ROLES,
     Campaign,

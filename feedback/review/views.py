@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,6 +19,7 @@ from feedback.filing import workflow
 from feedback.filing.choices import plan_item_choices, tag_choices
 from feedback.filing.views import visible_or_404
 from feedback.formatting import china_today
+from feedback.i18n import gettext as _
 from feedback.models import (
     STAFF_ROLES,
     ConsolidatedSuggestion,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from feedback.audit.services import record
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
+from feedback.i18n import gettext as _
 from feedback.models import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup, User
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(\.[A-Z0-9]+)*$")
