@@ -1,11 +1,14 @@
-"""Template filters: times in China Standard Time, file sizes."""
+"""Template filters: times in China Standard Time, file sizes; menus' options."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from markupsafe import Markup
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -40,6 +43,28 @@ def filesize(size: int | None) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
+def options(choices: Iterable[tuple[object, object]], selected: object = None) -> Markup:
+    """``<option>`` elements for (value, label) pairs, the one whose value equals ``selected``
+    (compared as text) selected; values and labels escaped.
+
+    The filter menus of staff pages hold a few hundred options (tags, plan items, provinces,
+    reviewers) that rarely change: rendered once per distinct menu and choice, not option by
+    option through the template on every request.
+    """
+    pairs = tuple((str(value), str(label)) for value, label in choices)
+    return _options(pairs, "" if selected is None else str(selected))
+
+
+@lru_cache(maxsize=512)
+def _options(pairs: tuple[tuple[str, str], ...], selected: str) -> Markup:
+    return Markup("").join(
+        Markup('<option value="{}"{}>{}</option>').format(
+            value, Markup(" selected") if value == selected else "", label
+        )
+        for value, label in pairs
+    )
+
+
 def init_formatting(app: Flask) -> None:
     """Register the filters and the label tables templates use."""
     from feedback.filing.kinds import KINDS, SENSITIVITY_LABELS
@@ -54,6 +79,7 @@ def init_formatting(app: Flask) -> None:
     app.jinja_env.globals.update(
         highlight=highlight,
         snippet=snippet,
+        options=options,
         provinces=[(p.code, p.name) for p in provinces() if p.code < "700000"],
         kinds=KINDS,
         status_labels=STATUS_LABELS,

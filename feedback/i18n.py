@@ -31,7 +31,8 @@ def translations() -> NullTranslations:
     cached = namespace.__dict__.get(_KEY)
     if cached is not None and cached[0] is namespace.__dict__.get("babel_locale"):
         return cached[1]  # type: ignore[no-any-return]
-    found: NullTranslations = flask_babel.get_translations()  # sets babel_locale when it was not yet chosen
+    # Chooses the locale (babel_locale) if nothing has asked for it yet in this request.
+    found: NullTranslations = flask_babel.get_translations()
     setattr(namespace, _KEY, (namespace.__dict__.get("babel_locale"), found))
     return found
 

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from feedback import labels
 from feedback.admin.forms import ActionForm
 from feedback.consolidation import services as consolidation
 from feedback.exceptions import Conflict, PermissionDenied, StaleVersion, ValidationFailed
@@ -17,6 +18,7 @@ from feedback.extensions import db
 from feedback.filing import services as filing
 from feedback.filing import workflow
 from feedback.filing.choices import plan_item_choices, tag_choices
+from feedback.filing.kinds import KINDS
 from feedback.filing.views import visible_or_404
 from feedback.formatting import china_today
 from feedback.i18n import gettext as _
@@ -24,6 +26,7 @@ from feedback.models import (
     STAFF_ROLES,
     ConsolidatedSuggestion,
     Organisation,
+    OrgKind,
     Report,
     Role,
     SimilarityLink,
@@ -53,7 +56,9 @@ def index() -> ResponseReturnValue:
         counts=result.counts,
         count_cap=queue.COUNT_CAP,
         tags=queue.tag_options(),
-        plan_items=plan_item_choices(),
+        plan_choices=[(label.split(" ")[0], label) for _id, label in plan_item_choices()],
+        kind_choices=[(key, spec.label) for key, spec in KINDS.items()],
+        org_kind_choices=[(k, v) for k, v in labels.ORG_KIND.items() if k != OrgKind.FEDERATION],
         reviewers=services.reviewers(),
         saved=services.saved_views(user),
         consolidated_choices=consolidation.choices(),
