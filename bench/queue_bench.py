@@ -237,8 +237,11 @@ def _time(client: FlaskClient, path: str) -> Timing:
 OFFSET = "offset:"
 
 
-def _offset_page(filters: queue.QueueFilters, user: User, cursor: str = "") -> queue.QueuePage:
-    """The baseline: :func:`queue.page` with ``OFFSET n`` (``after=offset:n``) for the cursor."""
+def _offset_page(
+    filters: queue.QueueFilters, user: User, cursor: str = "", *, table: bool = False
+) -> queue.QueuePage:
+    """The baseline: :func:`queue.page` with ``OFFSET n`` (``after=offset:n``) for the cursor
+    (whole rows, ``table`` or not)."""
     counts, total = queue.counted(filters, user)
     skip = int(cursor.removeprefix(OFFSET)) if cursor.startswith(OFFSET) else 0
     query = queue.ordered(filters, user).options(selectinload(Submission.assignee))

@@ -396,13 +396,12 @@ for _name in ("after_flush", "after_commit", "after_soft_rollback"):
         event.listen(Session, _name, _forget_hits)
 
 
-# Assignees load with the page (one query), not once per row, as a name; a page outside a
-# search reads only the columns its table shows (the text columns are most of a row's bytes).
+# Assignees load with the page (one query), not once per row; the table shows their names.
 _ASSIGNEE = selectinload(Submission.assignee).options(
     load_only(User.id, User.name), lazyload(User.organisation), lazyload(User.role_rows)
 )
-_SEARCH_ROW_OPTIONS = (_ASSIGNEE,)
-_ROW_OPTIONS = (
+# The table's columns: the text columns are most of a row's bytes and the table never shows them.
+_TABLE_OPTIONS = (
     load_only(
         Submission.id, Submission.reference, Submission.title, Submission.kind,
         Submission.status, Submission.priority, Submission.submitted_at,
@@ -413,8 +412,12 @@ _ROW_OPTIONS = (
 )  # fmt: skip
 
 
-def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
-    """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id)."""
+def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = False) -> QueuePage:
+    """A page of the queue, newest (or oldest) sent first; keyset pagination by (sent, id).
+
+    ``table``: the rows are for the queue's table, which needs only the columns it shows
+    (outside a search, whose snippets read the text); otherwise they are whole submissions.
+    """
     position = _decode(cursor) if cursor else None
     hits = _search_hits(filters, user)
     counts, total = counted(filters, user)
@@ -449,7 +452,10 @@ def page(filters: QueueFilters, user: User, cursor: str = "") -> QueuePage:
     keyset = _after(cursor, filters)
     if keyset is not None:
         query = query.where(keyset)
-    query = query.options(*_ROW_OPTIONS if not filters.q else _SEARCH_ROW_OPTIONS)
+    if table and not filters.q:
+        query = query.options(*_TABLE_OPTIONS)
+    else:  # whole submissions and assignees (the API serialises both)
+        query = query.options(selectinload(Submission.assignee))
     rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
     if hits is not None and hits.ids is not None:
         visible = {Status(filters.status)} if filters.status else set(RECEIVED)

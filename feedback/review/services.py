@@ -42,9 +42,19 @@ def _require_staff(actor: User) -> None:
         raise PermissionDenied(_("只有联合会审核人员可以执行此操作。"))
 
 
-def reviewers() -> list[Row[tuple[int, str]]]:
-    """Active federation staff as (id, name) rows, for the assignee menus: every staff page
-    shows them, so no user objects (each would load its organisation and roles)."""
+def reviewers() -> list[User]:
+    """Active federation staff, for the assignee menus."""
+    query = (
+        select(User).join(UserRole)
+        .where(User.active, UserRole.role.in_(STAFF_ROLES))
+        .distinct().order_by(User.name)
+    )  # fmt: skip
+    return list(db.session.scalars(query))
+
+
+def reviewer_choices() -> list[Row[tuple[int, str]]]:
+    """Active federation staff as (id, name) rows, for the queue's menus: no user objects
+    (each would load its organisation and roles) on the page staff load most."""
     query = (
         select(User.id, User.name).join(UserRole)
         .where(User.active, UserRole.role.in_(STAFF_ROLES))

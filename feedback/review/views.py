@@ -48,7 +48,7 @@ def index() -> ResponseReturnValue:
     """Every submission that reached the federation, filtered, with status tabs."""
     user = acting_user()
     filters = queue.QueueFilters.from_args(request.args)
-    result = queue.page(filters, user, request.args.get("after", "")[:200])
+    result = queue.page(filters, user, request.args.get("after", "")[:200], table=True)
     return render_template(
         "review/queue.html",
         filters=filters,
@@ -58,8 +58,10 @@ def index() -> ResponseReturnValue:
         tags=queue.tag_options(),
         plan_choices=[(label.split(" ")[0], label) for _id, label in plan_item_choices()],
         kind_choices=[(key, spec.label) for key, spec in KINDS.items()],
+        kind_names={key: str(spec.label) for key, spec in KINDS.items()},
+        status_names={key: str(label) for key, label in workflow.STATUS_LABELS.items()},
         org_kind_choices=[(k, v) for k, v in labels.ORG_KIND.items() if k != OrgKind.FEDERATION],
-        reviewers=services.reviewers(),
+        reviewers=services.reviewer_choices(),
         saved=services.saved_views(user),
         consolidated_choices=consolidation.choices(),
         report_choices=_report_choices() if user.has_role(Role.COMPILER) else [],
