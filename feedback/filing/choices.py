@@ -8,14 +8,30 @@ from sqlalchemy import select
 
 from feedback.extensions import db
 from feedback.formatting import china_today
-from feedback.models import Campaign, Tag, TagGroup
+from feedback.models import CURRENT_PLAN_VERSION, Campaign, PlanItem, Tag, TagGroup
 from feedback.models import campaign_target as CampaignTarget  # noqa: N812
-from feedback.taxonomy.services import plan_tree
 
 
 def plan_item_choices() -> list[tuple[int, str]]:
-    """Active plan items in tree order, labelled "S3 安全预防控制体系"."""
-    return [(item.id, item.label) for item in plan_tree(active_only=True)]
+    """Active plan items in tree order (as :func:`plan_tree`), labelled "S3 安全预防控制体系".
+
+    Read as plain rows: every filing form and the review queue show this menu.
+    """
+    rows = db.session.execute(
+        select(PlanItem.id, PlanItem.parent_id, PlanItem.code, PlanItem.name)
+        .where(PlanItem.plan_version == CURRENT_PLAN_VERSION, PlanItem.active)
+        .order_by(PlanItem.sort_order, PlanItem.code)
+    ).all()
+    children: dict[int | None, list[tuple[int, str]]] = {}
+    for ident, parent_id, code, name in rows:
+        children.setdefault(parent_id, []).append((ident, f"{code} {name}"))
+    ordered: list[tuple[int, str]] = []
+    pending = list(reversed(children.get(None, [])))
+    while pending:  # depth first, each parent followed by its children
+        item = pending.pop()
+        ordered.append(item)
+        pending.extend(reversed(children.get(item[0], [])))
+    return ordered
 
 
 def tag_choices() -> list[tuple[int, str]]:

@@ -21,7 +21,15 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased, defaultload, lazyload, load_only, selectinload
+from sqlalchemy.orm import (
+    Session,
+    aliased,
+    defaultload,
+    joinedload,
+    lazyload,
+    load_only,
+    selectinload,
+)
 from werkzeug.datastructures import MultiDict
 
 from feedback import search
@@ -396,11 +404,8 @@ for _name in ("after_flush", "after_commit", "after_soft_rollback"):
         event.listen(Session, _name, _forget_hits)
 
 
-# Assignees load with the page (one query), not once per row; the table shows their names.
-_ASSIGNEE = selectinload(Submission.assignee).options(
-    load_only(User.id, User.name), lazyload(User.organisation), lazyload(User.role_rows)
-)
-# The table's columns: the text columns are most of a row's bytes and the table never shows them.
+# The table's columns, in one statement: the text columns are most of a row's bytes and the
+# table never shows them; of the organisation and the assignee it shows the names.
 _TABLE_OPTIONS = (
     load_only(
         Submission.id, Submission.reference, Submission.title, Submission.kind,
@@ -408,7 +413,9 @@ _TABLE_OPTIONS = (
         Submission.created_at, Submission.organisation_id, Submission.assignee_id,
     ),
     defaultload(Submission.organisation).load_only(Organisation.name, Organisation.short_name),
-    _ASSIGNEE,
+    joinedload(Submission.assignee).options(
+        load_only(User.id, User.name), lazyload(User.organisation), lazyload(User.role_rows)
+    ),
 )  # fmt: skip
 
 
@@ -454,7 +461,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = F
         query = query.where(keyset)
     if table and not filters.q:
         query = query.options(*_TABLE_OPTIONS)
-    else:  # whole submissions and assignees (the API serialises both)
+    else:  # whole submissions, assignees loaded with the page (the API serialises both)
         query = query.options(selectinload(Submission.assignee))
     rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
     if hits is not None and hits.ids is not None:

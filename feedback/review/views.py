@@ -25,7 +25,6 @@ from feedback.i18n import gettext as _
 from feedback.models import (
     STAFF_ROLES,
     ConsolidatedSuggestion,
-    Organisation,
     OrgKind,
     Report,
     Role,
@@ -65,9 +64,6 @@ def index() -> ResponseReturnValue:
         saved=services.saved_views(user),
         consolidated_choices=consolidation.choices(),
         report_choices=_report_choices() if user.has_role(Role.COMPILER) else [],
-        organisations=db.session.execute(
-            select(Organisation.id, Organisation.name).order_by(Organisation.name)
-        ).all(),
         action_form=ActionForm(),
     )
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from feedback.exceptions import ValidationFailed
 from feedback.extensions import db
+from feedback.filing.choices import plan_item_choices
 from feedback.models import AuditRecord, PlanItem, Role, Tag, TagGroup
 from feedback.taxonomy import services
 from feedback.taxonomy.seed import parent_code, seed_plan, seed_tags
@@ -262,3 +263,21 @@ def test_tag_group_rename_requires_a_name(client: FlaskClient) -> None:
     other = client.application.test_client()
     login(other, submitter.email, PASSWORD)
     assert other.get(f"/admin/tags/groups/{group.id}/edit").status_code == 403
+
+
+def test_the_menu_of_plan_items_is_the_active_tree_in_order(app: Flask) -> None:
+    _seed()
+    s = db.session.scalars(select(PlanItem).where(PlanItem.code == "S")).one()
+    admin = make_user(Role.ADMIN)
+    services.create_plan_item(admin, code="S3.1", name="特殊作业", parent=services_item("S3"))
+    db.session.commit()
+    expected = [(i.id, i.label) for i in services.plan_tree(active_only=True)]
+    assert plan_item_choices() == expected and "S3.1 特殊作业" in dict(expected).values()
+    s.active = False  # a retired chapter hides its systems too, as in plan_tree
+    db.session.commit()
+    choices = dict(plan_item_choices()).values()
+    assert not any(label.startswith("S") for label in choices) and "E2" in " ".join(choices)
+
+
+def services_item(code: str) -> PlanItem:
+    return db.session.scalars(select(PlanItem).where(PlanItem.code == code)).one()
