@@ -43,3 +43,14 @@ def test_placeholders_plurals_and_lazy_strings(app: Flask) -> None:
 def test_outside_a_request_it_is_flask_babels(app: Flask) -> None:
     assert gettext("保存") == "保存"
     assert isinstance(i18n.translations().ugettext("保存"), str)
+
+
+def test_templates_format_always_and_escape_the_variables(app: Flask) -> None:
+    with app.app_context(), app.test_request_context("/"):
+        page = "{{ _('相似度 %(s)d%%', s=80) }}|{{ _('100%%') }}|{{ _('搜索“%(q)s”', q='<b>') }}"
+        assert render_template_string(page) == "相似度 80%|100%|搜索“&lt;b&gt;”"
+        # The remembered constant strings belong to their catalogue: English stays English.
+        assert render_template_string("{{ _('保存') }}") == "保存"
+        with force_locale("en"):
+            assert render_template_string("{{ _('保存') }}|{{ _('保存') }}") == "Save|Save"
+        assert render_template_string("{{ _('保存') }}") == "保存"
