@@ -161,6 +161,16 @@ class Submission(Base):
     def is_editable(self) -> bool:
         return self.status in EDITABLE
 
+    @property
+    def organisation_name(self) -> str:
+        """The organisation's name for tables (as the queue's rows carry it)."""
+        return self.organisation.display_name
+
+    @property
+    def assignee_name(self) -> str | None:
+        """The reviewer's name, None when unassigned (as the queue's rows carry it)."""
+        return self.assignee.name if self.assignee else None
+
     def __repr__(self) -> str:
         return f"<Submission {self.reference} {self.status}>"
 

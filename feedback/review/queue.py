@@ -24,10 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import (
     Session,
     aliased,
-    defaultload,
-    joinedload,
-    lazyload,
-    load_only,
     selectinload,
 )
 from werkzeug.datastructures import MultiDict
@@ -404,19 +400,22 @@ for _name in ("after_flush", "after_commit", "after_soft_rollback"):
         event.listen(Session, _name, _forget_hits)
 
 
-# The table's columns, in one statement: the text columns are most of a row's bytes and the
-# table never shows them; of the organisation and the assignee it shows the names.
-_TABLE_OPTIONS = (
-    load_only(
+def _table_rows(query: Select[Any]) -> list[Any]:
+    """The page's rows as the queue's table shows them, in one statement and without ORM
+    objects: the text columns are most of a row's bytes and the table never shows them; of the
+    organisation and the assignee it shows names (``Submission.organisation_name`` and
+    ``assignee_name`` are the same for whole submissions, which a search's snippets need)."""
+    assignee = aliased(User)
+    columns = query.with_only_columns(
         Submission.id, Submission.reference, Submission.title, Submission.kind,
-        Submission.status, Submission.priority, Submission.submitted_at,
-        Submission.created_at, Submission.organisation_id, Submission.assignee_id,
-    ),
-    defaultload(Submission.organisation).load_only(Organisation.name, Organisation.short_name),
-    joinedload(Submission.assignee).options(
-        load_only(User.id, User.name), lazyload(User.organisation), lazyload(User.role_rows)
-    ),
-)  # fmt: skip
+        Submission.status, Submission.priority, Submission.submitted_at, Submission.created_at,
+        func.coalesce(func.nullif(Organisation.short_name, ""), Organisation.name)
+        .label("organisation_name"),
+        assignee.name.label("assignee_name"),
+    )  # fmt: skip
+    columns = columns.join(Organisation, Organisation.id == Submission.organisation_id)
+    columns = columns.outerjoin(assignee, assignee.id == Submission.assignee_id)
+    return list(db.session.execute(columns.limit(PAGE_SIZE + 1)))
 
 
 def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = False) -> QueuePage:
@@ -459,11 +458,12 @@ def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = F
     keyset = _after(cursor, filters)
     if keyset is not None:
         query = query.where(keyset)
+    rows: list[Any]
     if table and not filters.q:
-        query = query.options(*_TABLE_OPTIONS)
+        rows = _table_rows(query)
     else:  # whole submissions, assignees loaded with the page (the API serialises both)
         query = query.options(selectinload(Submission.assignee))
-    rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
+        rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
     if hits is not None and hits.ids is not None:
         visible = {Status(filters.status)} if filters.status else set(RECEIVED)
         rows = [row for row in rows if row.status in visible]
