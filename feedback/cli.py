@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from feedback.admin import services as admin_services
-from feedback.database import reading
+from feedback.database import checkpoint_wal, reading
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.models import Organisation, OrgKind, Role, User, utcnow
@@ -102,6 +102,7 @@ def register(app: Flask) -> None:
         build_report,
         export_submissions,
         export_purge,
+        purge_sessions,
         disable_dormant,
         worker,
     ):
@@ -452,7 +453,19 @@ def export_purge() -> None:
     removed = exports.purge_expired()
     record("export_purge", actor=None, object_type="export", object_id=None, files=removed)
     db.session.commit()
+    checkpoint_wal()
     click.echo(f"已删除 {removed} 个过期的导出文件。")
+
+
+@click.command("purge-sessions")
+def purge_sessions() -> None:
+    """Delete the records of ended and expired login sessions (run daily from cron)."""
+    from feedback.auth import sessions
+
+    removed = sessions.purge()
+    db.session.commit()
+    checkpoint_wal()
+    click.echo(f"已删除 {removed} 条已结束或已过期的会话记录。")
 
 
 @click.command("disable-dormant")
