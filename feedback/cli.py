@@ -102,6 +102,7 @@ def register(app: Flask) -> None:
         build_report,
         export_submissions,
         export_purge,
+        purge_drafts,
         purge_sessions,
         disable_dormant,
         worker,
@@ -455,6 +456,47 @@ def export_purge() -> None:
     db.session.commit()
     checkpoint_wal()
     click.echo(f"已删除 {removed} 个过期的导出文件。")
+
+
+@click.command("purge-drafts")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Untouched for this many days (default: DRAFT_RETENTION_DAYS, 180).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+def purge_drafts(days: int | None, dry_run: bool) -> None:
+    """Delete drafts never sent and unchanged for DAYS, with their files (audited per organisation).
+
+    Run it daily from cron (SECURITY.md row 42). A draft sent to the organisation's approver or
+    the federation, even once, is never purged; its author sees a draft on the home page for
+    30 days before it goes.
+    """
+    from feedback.filing import retention
+
+    days = days if days is not None else int(current_app.config["DRAFT_RETENTION_DAYS"])
+    drafts = list(db.session.scalars(retention.stale_drafts(utcnow(), days)).unique())
+    if dry_run:
+        for draft in drafts:
+            click.echo(
+                f"{draft.reference}\t{draft.organisation.name}\t"
+                f"最后修改 {draft.updated_at:%Y-%m-%d}\t附件 {len(draft.attachments)} 个"
+            )
+        click.echo(
+            f"试运行：将删除 {len(drafts)} 份超过 {days} 天未修改、从未报送的草稿；未删除任何内容。"
+        )
+        return
+    purged = retention.purge_drafts(drafts, days=days)
+    db.session.commit()
+    # The rows are gone for good; only now their files (a failed commit leaves them to the
+    # sweeper, never a row without its file).
+    retention.remove_files(Path(current_app.config["UPLOAD_DIR"]), purged.files)
+    checkpoint_wal()
+    click.echo(
+        f"已删除 {len(purged.drafts)} 份超过 {days} 天未修改、从未报送的草稿"
+        f"（{len(purged.by_organisation)} 个单位，附件 {len(purged.files)} 个）。"
+    )
 
 
 @click.command("purge-sessions")
