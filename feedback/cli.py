@@ -103,6 +103,7 @@ def register(app: Flask) -> None:
         export_submissions,
         export_purge,
         purge_drafts,
+        sweep_uploads,
         purge_sessions,
         disable_dormant,
         worker,
@@ -497,6 +498,31 @@ def purge_drafts(days: int | None, dry_run: bool) -> None:
         f"已删除 {len(purged.drafts)} 份超过 {days} 天未修改、从未报送的草稿"
         f"（{len(purged.by_organisation)} 个单位，附件 {len(purged.files)} 个）。"
     )
+
+
+@click.command("sweep-uploads")
+@click.option("--dry-run", is_flag=True, help="List the orphaned files; delete nothing.")
+def sweep_uploads(dry_run: bool) -> None:
+    """Delete uploaded and temporary files no row references, once 24 hours old (audited).
+
+    Run it daily from cron (SECURITY.md row 41): a crash between storing a file and committing
+    its row leaves a file nobody can reach. Younger files may belong to a filing in flight.
+    """
+    from feedback.audit.services import record
+    from feedback.filing import sweep
+
+    orphans = sweep.find_orphans(Path(current_app.config["UPLOAD_DIR"]))
+    db.session.commit()  # ends the read
+    if dry_run:
+        for orphan in orphans:
+            click.echo(f"{orphan.path}\t{orphan.size} 字节")
+        click.echo(f"试运行：有 {len(orphans)} 个无人引用的文件；未删除任何文件。")
+        return
+    removed = sweep.remove(orphans)
+    temporary = sum(1 for orphan in orphans if orphan.temporary)
+    record("upload_sweep", actor=None, files=removed, temporary=temporary)
+    db.session.commit()
+    click.echo(f"已删除 {removed} 个无人引用的上传文件或临时文件。")
 
 
 @click.command("purge-sessions")
