@@ -100,3 +100,18 @@ def test_logout_sends_clear_site_data(app: Flask) -> None:
     assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
     assert client.get("/").status_code == 302  # and the session is over
     assert "Clear-Site-Data" not in client.get("/auth/login").headers
+
+
+def test_no_page_or_script_keeps_anything_in_browser_storage() -> None:
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("static/**/*.js"), *root.glob("templates/**/*.html")]
+    assert len(sources) > 20  # the scan found the pages and scripts
+    storing = [
+        str(path.relative_to(root))
+        for path in sources
+        if any(
+            api in path.read_text("utf-8")
+            for api in ("localStorage", "sessionStorage", "indexedDB")
+        )
+    ]
+    assert storing == []
