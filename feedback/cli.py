@@ -527,10 +527,12 @@ def sweep_uploads(dry_run: bool) -> None:
 
 @click.command("purge-sessions")
 def purge_sessions() -> None:
-    """Delete the records of ended and expired login sessions (run daily from cron)."""
+    """Delete the records of ended and expired login sessions (run daily from cron; audited)."""
+    from feedback.audit.services import record
     from feedback.auth import sessions
 
     removed = sessions.purge()
+    record("session_purge", actor=None, rows=removed)
     db.session.commit()
     checkpoint_wal()
     click.echo(f"已删除 {removed} 条已结束或已过期的会话记录。")

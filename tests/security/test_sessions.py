@@ -255,4 +255,8 @@ def test_purge_sessions_deletes_ended_and_expired_rows_only(
     assert "已删除 2 条" in result.output
     (kept,) = _session_rows(user)
     assert kept.ended_at is None
+    audit = db.session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "session_purge")
+    ).one()
+    assert json.loads(audit.detail or "{}") == {"rows": 2}
     assert live.get("/").status_code == 200 and _sent_to_login(expired)
