@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from feedback.admin import services as admin_services
-from feedback.database import reading
+from feedback.database import checkpoint_wal, reading
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
 from feedback.models import Organisation, OrgKind, Role, User, utcnow
@@ -102,6 +102,9 @@ def register(app: Flask) -> None:
         build_report,
         export_submissions,
         export_purge,
+        purge_drafts,
+        sweep_uploads,
+        purge_sessions,
         disable_dormant,
         worker,
     ):
@@ -452,7 +455,87 @@ def export_purge() -> None:
     removed = exports.purge_expired()
     record("export_purge", actor=None, object_type="export", object_id=None, files=removed)
     db.session.commit()
+    checkpoint_wal()
     click.echo(f"已删除 {removed} 个过期的导出文件。")
+
+
+@click.command("purge-drafts")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Untouched for this many days (default: DRAFT_RETENTION_DAYS, 180).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+def purge_drafts(days: int | None, dry_run: bool) -> None:
+    """Delete drafts never sent and unchanged for DAYS, with their files (audited per organisation).
+
+    Run it daily from cron (SECURITY.md row 42). A draft sent to the organisation's approver or
+    the federation, even once, is never purged; its author sees a draft on the home page for
+    30 days before it goes.
+    """
+    from feedback.filing import retention
+
+    days = days if days is not None else int(current_app.config["DRAFT_RETENTION_DAYS"])
+    drafts = list(db.session.scalars(retention.stale_drafts(utcnow(), days)).unique())
+    if dry_run:
+        for draft in drafts:
+            click.echo(
+                f"{draft.reference}\t{draft.organisation.name}\t"
+                f"最后修改 {draft.updated_at:%Y-%m-%d}\t附件 {len(draft.attachments)} 个"
+            )
+        click.echo(
+            f"试运行：将删除 {len(drafts)} 份超过 {days} 天未修改、从未报送的草稿；未删除任何内容。"
+        )
+        return
+    purged = retention.purge_drafts(drafts, days=days)
+    db.session.commit()
+    # The rows are gone for good; only now their files (a failed commit leaves them to the
+    # sweeper, never a row without its file).
+    retention.remove_files(Path(current_app.config["UPLOAD_DIR"]), purged.files)
+    checkpoint_wal()
+    click.echo(
+        f"已删除 {len(purged.drafts)} 份超过 {days} 天未修改、从未报送的草稿"
+        f"（{len(purged.by_organisation)} 个单位，附件 {len(purged.files)} 个）。"
+    )
+
+
+@click.command("sweep-uploads")
+@click.option("--dry-run", is_flag=True, help="List the orphaned files; delete nothing.")
+def sweep_uploads(dry_run: bool) -> None:
+    """Delete uploaded and temporary files no row references, once 24 hours old (audited).
+
+    Run it daily from cron (SECURITY.md row 41): a crash between storing a file and committing
+    its row leaves a file nobody can reach. Younger files may belong to a filing in flight.
+    """
+    from feedback.audit.services import record
+    from feedback.filing import sweep
+
+    orphans = sweep.find_orphans(Path(current_app.config["UPLOAD_DIR"]))
+    db.session.commit()  # ends the read
+    if dry_run:
+        for orphan in orphans:
+            click.echo(f"{orphan.path}\t{orphan.size} 字节")
+        click.echo(f"试运行：有 {len(orphans)} 个无人引用的文件；未删除任何文件。")
+        return
+    removed = sweep.remove(orphans)
+    temporary = sum(1 for orphan in orphans if orphan.temporary)
+    record("upload_sweep", actor=None, files=removed, temporary=temporary)
+    db.session.commit()
+    click.echo(f"已删除 {removed} 个无人引用的上传文件或临时文件。")
+
+
+@click.command("purge-sessions")
+def purge_sessions() -> None:
+    """Delete the records of ended and expired login sessions (run daily from cron; audited)."""
+    from feedback.audit.services import record
+    from feedback.auth import sessions
+
+    removed = sessions.purge()
+    record("session_purge", actor=None, rows=removed)
+    db.session.commit()
+    checkpoint_wal()
+    click.echo(f"已删除 {removed} 条已结束或已过期的会话记录。")
 
 
 @click.command("disable-dormant")

@@ -43,6 +43,8 @@ class Config:
     SESSION_IDLE_MINUTES_ADMIN = 15
     SESSION_ABSOLUTE_HOURS = 12
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Live sessions per user (SECURITY.md row 9): a further login ends the oldest. 0: no limit.
+    MAX_SESSIONS_PER_USER = 3
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)  # remember-me is never offered
 
     # A report edited for hours must not lose its form to an expired token (SECURITY.md finding 4).
@@ -54,6 +56,10 @@ class Config:
     # Accounts unused this many days cannot log in until an administrator re-enables them
     # (等保 L3-CES1-07); `flask disable-dormant` marks them inactive from cron. 0: never.
     DORMANT_DAYS = 90
+    # `flask purge-drafts` deletes drafts never submitted and untouched this many days (row 42).
+    DRAFT_RETENTION_DAYS = 180
+    # `flask sweep-uploads` removes files no row references once they are this old (row 41).
+    ORPHAN_UPLOAD_HOURS = 24
     # Password expiry (等保 定期更换): on for the three administrator roles, off (0) for others.
     PASSWORD_MAX_AGE_DAYS_ADMIN = 90
     PASSWORD_MAX_AGE_DAYS = 0
@@ -165,6 +171,8 @@ _ENV_KEYS = {
     "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
     "FEEDBACK_READYZ_MIN_FREE_MB": "READYZ_MIN_FREE_MB",
     "FEEDBACK_DORMANT_DAYS": "DORMANT_DAYS",
+    "FEEDBACK_MAX_SESSIONS_PER_USER": "MAX_SESSIONS_PER_USER",
+    "FEEDBACK_DRAFT_RETENTION_DAYS": "DRAFT_RETENTION_DAYS",
 }
 
 

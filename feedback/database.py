@@ -109,3 +109,22 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 def is_sqlite(engine: Engine) -> bool:
     """True when ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def checkpoint_wal() -> None:
+    """After a purge on SQLite: copy the WAL into the database and empty it.
+
+    With ``secure_delete`` the deleted rows' pages are zeroed in the database file; the WAL
+    would still hold copies of them until the next checkpoint (SECURITY.md row 40). Run on
+    the driver connection, outside any transaction (SQLAlchemy would begin one). A no-op on
+    other databases.
+    """
+    from feedback.extensions import db
+
+    if not is_sqlite(db.engine):
+        return
+    raw = db.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()

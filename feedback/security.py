@@ -19,7 +19,10 @@ from flask_login import current_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from feedback.auth import sessions
 from feedback.auth.services import password_expired
+from feedback.database import write_after_read
+from feedback.extensions import db
 from feedback.i18n import gettext as _
 from feedback.models import Role, User
 
@@ -135,6 +138,11 @@ def enforce_session_policy() -> ResponseReturnValue | None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     now = time.time()
     if _timed_out(now):
+        # The only write of the login wall: the row stops counting as live. A GET reads first
+        # (the user loader), so end that read before writing (feedback.database).
+        write_after_read()
+        sessions.end_current("timeout")
+        db.session.commit()
         logout_user()
         clear_session_keeping_language()
         flash(_("由于长时间未操作，您已自动退出，请重新登录。"), "warning")

@@ -20,6 +20,7 @@ from feedback import create_app
 from feedback.api import tokens
 from feedback.audit import chain
 from feedback.audit.services import record
+from feedback.auth import sessions
 from feedback.auth.mfa import issue_recovery_codes
 from feedback.consolidation import services as consolidation
 from feedback.extensions import db
@@ -62,6 +63,7 @@ def _fill() -> None:
     reviewer = make_user(Role.REVIEWER, email="reviewer@cpcif.cn", name="李处长")
     compiler = make_user(Role.COMPILER, email="compiler@cpcif.cn")
     issue_recovery_codes(reviewer)
+    sessions.begin(reviewer)  # a live login session (user_session)
     tokens.create(reviewer, name="数据对接", scopes=["read"], expires_days=30)
     first = accepted_submission(author, reviewer, title=CHINESE, tag_ids=[tag.id])
     second = accepted_submission(other, reviewer, title="危化品车辆停车难问题")

@@ -15,6 +15,7 @@ from feedback.admin import services
 from feedback.admin.blueprint import bp
 from feedback.admin.forms import ActionForm, UserForm
 from feedback.admin.services import AccountAction
+from feedback.auth.sessions import live_counts
 from feedback.errors import render_error
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
@@ -100,6 +101,7 @@ def users() -> ResponseReturnValue:
         now=utcnow(),
         filters={"q": q, "role": role, "org": org_id or "", "status": status},
         allowed={user.id: _allowed_actions(actor, user) for user in page.items},
+        sessions=live_counts([user.id for user in page.items]),
         may_create=bool(services.assignable_roles(actor)),
     )
 

@@ -8,7 +8,7 @@ import click
 
 from feedback.audit import chain, retention
 from feedback.cli import fail
-from feedback.database import reading
+from feedback.database import checkpoint_wal, reading
 from feedback.extensions import db
 from feedback.formatting import CHINA
 
@@ -58,12 +58,5 @@ def audit_purge(before: date) -> None:
     except retention.PurgeRefused as error:
         fail(str(error))
     db.session.commit()
-    if db.engine.dialect.name == "sqlite":
-        # Deleted pages are zeroed (secure_delete); also empty the WAL (SECURITY.md row 40).
-        # Outside any transaction (SQLAlchemy would begin one), on the driver connection.
-        raw = db.engine.raw_connection()
-        try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-        finally:
-            raw.close()
+    checkpoint_wal()  # deleted pages are zeroed (secure_delete); empty the WAL too (row 40)
     click.echo(f"已清理 {result.purged} 条 {before.isoformat()} 之前的审计记录。")

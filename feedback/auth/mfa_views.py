@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from feedback.auth import mfa, services
 from feedback.auth.blueprint import bp
 from feedback.auth.forms import MfaCodeForm, RecoveryCodeForm
-from feedback.auth.login import load_user
-from feedback.auth.views import login_limit, start_session
+from feedback.auth.login import pending_user
+from feedback.auth.views import carry_on, login_limit, start_session
 from feedback.extensions import db, limiter
 from feedback.i18n import gettext as _
 from feedback.models import User, utcnow
@@ -26,8 +26,8 @@ def _pending() -> tuple[User, dict[str, Any]] | None:
     if not isinstance(pending, dict):
         return None
     age = time.time() - float(pending.get("at", 0))
-    # load_user refuses a changed session version (password changed, MFA reset) or deactivation.
-    user = load_user(str(pending.get("user", "")))
+    # pending_user refuses a changed session version (password changed, MFA reset) or deactivation.
+    user = pending_user(str(pending.get("user", "")))
     if age > current_app.config["MFA_PENDING_SECONDS"] or user is None or not user.mfa_enabled:
         return None
     return user, pending
@@ -87,9 +87,9 @@ def mfa_setup() -> ResponseReturnValue:
             db.session.commit()  # keep the audit row
             form.code.errors = [_("验证码不正确，请输入验证器当前显示的 6 位数字。")]
         else:
+            carry_on(user)  # this session carries on under the new session version
             db.session.commit()
             session.pop("mfa_setup_secret", None)
-            login_user(user)  # this session carries on under the new session version
             return render_template("auth/mfa_recovery_codes.html", codes=codes, first=True)
     uri = mfa.provisioning_uri(secret, user.email)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from feedback.audit.services import record
+from feedback.auth import sessions
 from feedback.auth.passwords import (
     hash_password,
     needs_rehash,
@@ -151,9 +152,10 @@ def register_failure(user: User, now: datetime) -> None:
     db.session.flush()
 
 
-def end_all_sessions(user: User) -> None:
+def end_all_sessions(user: User, reason: str = "revoked") -> None:
     """Invalidate every session of ``user`` (their cookies name an older session version)."""
     user.session_version += 1
+    sessions.end_all(user, reason)
 
 
 def change_password(user: User, current: str, new: str, *, now: datetime | None = None) -> None:

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
 from feedback.audit.services import record
-from feedback.auth import services
+from feedback.auth import services, sessions
 from feedback.auth.blueprint import bp
 from feedback.auth.forms import ChangePasswordForm, LoginForm
 from feedback.extensions import db, limiter
@@ -17,7 +17,7 @@ from feedback.i18n import gettext as _
 from feedback.models import User
 from feedback.security import acting_user, clear_session_keeping_language, is_safe_local_path
 
-__all__ = ["bp", "start_session"]
+__all__ = ["bp", "carry_on", "start_session"]
 
 
 def _safe_next(target: str | None) -> str:
@@ -63,7 +63,7 @@ def start_session(user: User, target: str) -> ResponseReturnValue:
     # A new session at login: nothing planted before it survives (session fixation); only
     # the interface language chosen on the login page carries over.
     clear_session_keeping_language()
-    login_user(user)
+    carry_on(user)
     session.permanent = True
     session["login_at"] = session["last_seen"] = time.time()
     db.session.commit()
@@ -78,10 +78,21 @@ def start_session(user: User, target: str) -> ResponseReturnValue:
     return redirect(target)
 
 
+def carry_on(user: User) -> None:
+    """Log ``user`` in under a new session row: at login, or after their other sessions ended.
+
+    The caller commits. Beyond ``MAX_SESSIONS_PER_USER`` the oldest live session ends.
+    """
+    token = sessions.begin(user)
+    login_user(user)
+    session[sessions.SESSION_KEY] = token
+
+
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
     """End every session of the user and return to the login page."""
     user = acting_user()
+    sessions.end_current("logout")
     services.end_all_sessions(user)
     record("logout", actor=user)
     db.session.commit()
@@ -107,9 +118,9 @@ def change_password() -> ResponseReturnValue:
             db.session.commit()  # keep the audit row of a failed attempt
             getattr(form, rejected.field).errors = rejected.problems
             return _password_page(form, user), 200
-        db.session.commit()
         # Other sessions ended with the version bump; keep this one under the new identifier.
-        login_user(user)
+        carry_on(user)
+        db.session.commit()
         session["login_at"] = session["last_seen"] = time.time()
         flash(_("密码已修改。其他设备上的登录已全部退出。"), "success")
         return redirect(url_for("main.index"))

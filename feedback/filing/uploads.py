@@ -44,6 +44,7 @@ __all__ = [
     "check_zip_safety",
     "clean_original_name",
     "discard",
+    "is_stored_name",
     "receive_upload",
     "remove_stored",
     "store",
@@ -301,13 +302,18 @@ def store(checked: CheckedFile, upload_dir: Path) -> str:
     return stored_name
 
 
+def is_stored_name(name: str) -> bool:
+    """True if ``name`` has the shape of a name :func:`store` gives."""
+    return _STORED_NAME.fullmatch(name) is not None
+
+
 def stored_path(upload_dir: Path, stored_name: str) -> Path:
     """Return the path of ``stored_name`` in ``upload_dir``.
 
     Raises ValueError unless the name is 32 lower-case hex digits, a dot and an allowed
     extension, and the path resolves directly inside ``upload_dir`` (no symlink escape).
     """
-    if not _STORED_NAME.fullmatch(stored_name):
+    if not is_stored_name(stored_name):
         raise ValueError(f"not a stored file name: {stored_name!r}")
     base = upload_dir.resolve()
     path = (base / stored_name).resolve()

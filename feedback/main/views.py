@@ -19,9 +19,10 @@ from feedback.access import get_scoped_or_404
 from feedback.admin.forms import ActionForm
 from feedback.campaigns.services import open_for_organisation
 from feedback.extensions import db
+from feedback.filing.retention import DraftWarning, drafts_due_for_purge
 from feedback.formatting import china_today
 from feedback.main import readiness, services
-from feedback.models import ORG_ROLES, Notification, Organisation, User
+from feedback.models import ORG_ROLES, Notification, Organisation, Status, User
 from feedback.notifications.services import inbox, mark_read
 from feedback.security import acting_user, is_safe_local_path
 
@@ -34,11 +35,19 @@ def index() -> ResponseReturnValue:
     user = acting_user()
     campaigns = []
     own = {}
+    expiring: list[DraftWarning] = []
     if user.has_role(*ORG_ROLES):
         campaigns = open_for_organisation(user.organisation_id, china_today())
         own = services.own_submission_counts(user.organisation_id)
+        if own.get(Status.DRAFT):  # no query when there is no draft at all
+            expiring = drafts_due_for_purge(user.organisation_id)
     return render_template(
-        "main/index.html", user=user, summary=services.dashboard(user), campaigns=campaigns, own=own
+        "main/index.html",
+        user=user,
+        summary=services.dashboard(user),
+        campaigns=campaigns,
+        own=own,
+        expiring=expiring,
     )
 
 

@@ -48,6 +48,7 @@ from feedback.models.user import (
     Role,
     User,
     UserRole,
+    UserSession,
 )
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "TagGroup",
     "User",
     "UserRole",
+    "UserSession",
     "Verdict",
     "campaign_target",
     "consolidated_plan_item",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feedback.crypto import EncryptedString
@@ -148,3 +148,31 @@ class RecoveryCode(Base):
     salt: Mapped[str] = mapped_column(String(32))
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """One login session: live until it is ended (logout, eviction, revocation) or expires.
+
+    The cookie carries a random id; only its SHA-256 is stored, so a copy of the database
+    holds nothing that would let anyone take over a session (SECURITY.md row 9).
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (
+        # The live sessions of a user, oldest first: the concurrent-session limit at login.
+        Index("ix_user_session_user_live", "user_id", "ended_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    # logout, evicted, revoked, timeout
+    ended_reason: Mapped[str | None] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(120))
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None

@@ -442,3 +442,28 @@ def test_end_all_sessions_is_audited_and_only_for_the_accounts_manager(app: Flas
     assert forged.status_code == 400 and other.get("/").status_code == 200
     db.session.expire_all()
     assert security.session_version == 1 and bystander.session_version == 1
+
+
+def test_user_list_shows_each_accounts_live_sessions(app: Flask) -> None:
+    target = make_user(name="两台设备的用户")
+    for _device in range(2):
+        login(app.test_client(), target.email, PASSWORD)
+    admin = make_user(Role.ADMIN)
+    admin_client = app.test_client()
+    login(admin_client, admin.email, PASSWORD)
+
+    def row_of(user: User) -> str:
+        page = admin_client.get("/admin/users").get_data(as_text=True)
+        match = re.search(rf"<tr>(?:(?!</tr>).)*{re.escape(user.email)}.*?</tr>", page, re.S)
+        assert match, user.email
+        return match.group(0)
+
+    assert "在线会话 2 个" in row_of(target)
+    assert "在线会话 1 个" in row_of(admin)
+    post_form(
+        admin_client,
+        f"/admin/users/{target.id}/end-sessions",
+        {},
+        page=f"/admin/users/{target.id}/edit",
+    )
+    assert "在线会话" not in row_of(target)
