@@ -43,6 +43,9 @@ class Config:
     SESSION_IDLE_MINUTES_ADMIN = 15
     SESSION_ABSOLUTE_HOURS = 12
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The cookie is sent again when the session changes (the idle clock, to the minute: see
+    # security.enforce_session_policy), not on every response; the server enforces both limits.
+    SESSION_REFRESH_EACH_REQUEST = False
     # Live sessions per user (SECURITY.md row 9): a further login ends the oldest. 0: no limit.
     MAX_SESSIONS_PER_USER = 3
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)  # remember-me is never offered

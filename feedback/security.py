@@ -125,6 +125,9 @@ def _timed_out(now: float) -> bool:
     return now - last_seen > idle_minutes * 60 or now - started > absolute
 
 
+LAST_SEEN_STEP = 60  # seconds: how stale session["last_seen"] may grow before it is renewed
+
+
 def enforce_session_policy() -> ResponseReturnValue | None:
     """Login wall, idle/absolute timeout on the server side, and forced password change."""
     endpoint = request.endpoint or ""
@@ -147,7 +150,10 @@ def enforce_session_policy() -> ResponseReturnValue | None:
         clear_session_keeping_language()
         flash(_("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
         return redirect(url_for("auth.login"))
-    session["last_seen"] = now
+    # To the minute: the idle limit is 15 or 30 minutes, and a session left unchanged is not
+    # signed and sent back again (most requests of a working session then set no cookie).
+    if now - float(session.get("last_seen", 0)) >= LAST_SEEN_STEP:
+        session["last_seen"] = now
     return _forced_step(acting_user(), endpoint)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from feedback.audit.services import record
 from feedback.extensions import db
@@ -90,8 +91,10 @@ def load(user_id: int, token: str) -> tuple[User, UserSession] | None:
             UserSession.token_hash == token_hash(token),
             UserSession.ended_at.is_(None),
         )
+        # The roles in the same statement (every page asks them), not in a second one.
+        .options(joinedload(User.role_rows))
     )
-    found = db.session.execute(query).one_or_none()
+    found = db.session.execute(query).unique().one_or_none()
     if found is None:
         return None
     user, row = found

@@ -207,6 +207,20 @@ def test_idle_timeout(client: FlaskClient) -> None:
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
 
 
+def test_activity_is_noted_to_the_minute_without_resending_the_cookie(client: FlaskClient) -> None:
+    user = make_user()
+    login(client, user.email, PASSWORD)
+    client.get("/")
+    assert "Set-Cookie" not in client.get("/").headers  # seen seconds ago: nothing to renew
+    with client.session_transaction() as session:
+        session["last_seen"] = session["last_seen"] - 29 * 60
+    renewed = client.get("/")
+    assert renewed.status_code == 200 and "Set-Cookie" in renewed.headers
+    with client.session_transaction() as session:
+        session["last_seen"] = session["last_seen"] - 29 * 60  # 29 minutes after the renewal
+    assert client.get("/").status_code == 200
+
+
 def test_absolute_timeout_applies_despite_activity(client: FlaskClient) -> None:
     user = make_user()
     login(client, user.email, PASSWORD)
