@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, has_request_context, request, session
 
 from feedback.config import load_config
+from feedback.logs import init_logging
 from feedback.paging import register_converters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
         static_folder=str(ROOT / "static"),
     )
     load_config(app, config_name, overrides)
+    init_logging(app)
     register_extensions(app)
     # Before any rule is added: rules pick up their converters when they are registered.
     register_converters(app)

@@ -109,6 +109,10 @@ class Config:
     # Malware scanning of uploads through clamd's UNIX socket (feedback/filing/scanning.py);
     # unset: no scanning, with a warning at start-up.
     CLAMD_SOCKET: str | None = None
+    # Log lines on stderr (feedback/logs.py): "json" (one object per line), "text" (readable),
+    # or None to leave logging as it is (tests, where pytest captures the records).
+    LOG_FORMAT: str | None = "text"
+    LOG_LEVEL = "INFO"
 
 
 class DevelopmentConfig(Config):
@@ -125,6 +129,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 (tests only)
     ARGON2_FAST = True
     RATELIMIT_ENABLED = False
+    LOG_FORMAT = None
 
 
 class ProductionConfig(Config):
@@ -135,6 +140,8 @@ class ProductionConfig(Config):
     # Served over HTTPS only: browsers then keep the cookie to this host, Secure and Path=/
     # (SECURITY.md row 11). Plain-HTTP development keeps the base name, which browsers accept.
     SESSION_COOKIE_NAME = "__Host-feedback_session"
+    # Structured logs for the log server (SECURITY.md row 33, deploy.md §9).
+    LOG_FORMAT = "json"
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -165,6 +172,8 @@ _ENV_KEYS = {
     "FEEDBACK_CLAMD_SOCKET": "CLAMD_SOCKET",
     "FEEDBACK_READYZ_MIN_FREE_MB": "READYZ_MIN_FREE_MB",
     "FEEDBACK_DORMANT_DAYS": "DORMANT_DAYS",
+    "FEEDBACK_LOG_FORMAT": "LOG_FORMAT",
+    "FEEDBACK_LOG_LEVEL": "LOG_LEVEL",
 }
 
 
