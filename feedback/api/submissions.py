@@ -326,12 +326,10 @@ def download_attachment(submission_id: int, attachment_id: int) -> Response:
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
         raise ApiError(404, _("附件不存在。"))
-    response = send_file(
-        uploads.stored_path(_upload_dir(), attachment.stored_name),
-        mimetype=attachment.media_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
-        max_age=0,
-    )
+    path = uploads.stored_path(_upload_dir(), attachment.stored_name)
+    media_type, name = attachment.media_type, attachment.original_name
+    services.audit_download(api_user(), attachment, via="api")
+    response = send_file(path, mimetype=media_type, as_attachment=True, download_name=name,
+                         max_age=0)  # fmt: skip
     response.headers["Content-Security-Policy"] = "sandbox"
     return response

@@ -456,13 +456,10 @@ def download(submission_id: int, attachment_id: int) -> ResponseReturnValue:
     """Download an attachment (only for people who may see the submission)."""
     attachment = _attachment_or_404(submission_id, attachment_id)
     path = uploads.stored_path(_upload_dir(), attachment.stored_name)
-    response = send_file(
-        path,
-        mimetype=attachment.media_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
-        max_age=0,
-    )
+    media_type, name = attachment.media_type, attachment.original_name
+    services.audit_download(acting_user(), attachment, via="web")
+    response = send_file(path, mimetype=media_type, as_attachment=True, download_name=name,
+                         max_age=0)  # fmt: skip
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["Cache-Control"] = "private, no-store"
     return response
