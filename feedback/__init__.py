@@ -46,7 +46,7 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from feedback import assets, crypto, database, formatting, labels, search, security
-    from feedback.audit import chain
+    from feedback.audit import chain, refusals
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
     from feedback.extensions import babel, csrf, db, limiter, migrate
@@ -66,6 +66,8 @@ def register_extensions(app: Flask) -> None:
     security.init_security(app)
     # Every audit record joins the hash chain when it is flushed, in the action's transaction.
     chain.install(app)
+    # …and a refused request (denial, CSRF, validation) gets one, in a transaction of its own.
+    refusals.install(app)
     # Keeps the Chinese search index in step with every ORM write, in this process.
     search.install(app)
     # …and the similarity signatures of every submission whose text changes.

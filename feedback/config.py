@@ -98,6 +98,9 @@ class Config:
     # Audit records are kept at least this long; under 180 days is refused at start-up, and a
     # purge never touches anything younger than max(this, 184) days (SECURITY.md row 36).
     AUDIT_RETENTION_DAYS = 365
+    # Refused requests (authorisation denials, CSRF and validation failures) audited per client
+    # address; past this they are only logged (feedback/audit/refusals.py).
+    AUDIT_REFUSALS_LIMIT = "30 per minute"
 
     # Field encryption keys (base64url, 32 bytes each; the first encrypts, all decrypt; see
     # feedback/crypto.py). Required in production; elsewhere derived from SECRET_KEY when unset.
@@ -163,6 +166,7 @@ _ENV_KEYS = {
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
+    "FEEDBACK_AUDIT_REFUSALS_LIMIT": "AUDIT_REFUSALS_LIMIT",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS_ADMIN": "PASSWORD_MAX_AGE_DAYS_ADMIN",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS": "PASSWORD_MAX_AGE_DAYS",
     "FEEDBACK_FIELD_KEYS": "FIELD_KEYS",

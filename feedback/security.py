@@ -135,6 +135,11 @@ def enforce_session_policy() -> ResponseReturnValue | None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     now = time.time()
     if _timed_out(now):
+        from feedback.audit.refusals import write_now
+
+        user = acting_user()
+        write_now("session_timeout", actor=user, object_type="user", object_id=user.id,
+                  outcome="success")  # fmt: skip
         logout_user()
         clear_session_keeping_language()
         flash(_("由于长时间未操作，您已自动退出，请重新登录。"), "warning")

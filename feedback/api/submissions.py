@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from feedback.api import schemas as s
 from feedback.api.core import api_user, operation
 from feedback.api.problems import ApiError
+from feedback.audit import refusals
 from feedback.extensions import db
 from feedback.filing import scanning, services, uploads
 from feedback.filing.kinds import Kind
@@ -32,6 +33,8 @@ def visible_or_404(submission_id: int) -> Submission:
     """The submission if the token's owner may see it; another organisation's is 404."""
     submission = services.get_visible(api_user(), submission_id)
     if submission is None:
+        if db.session.get(Submission, submission_id) is not None:
+            refusals.deny_existing("submission", submission_id)
         raise ApiError(404, _("材料不存在，或您没有查看它的权限。"))
     return submission
 

@@ -24,6 +24,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from feedback.audit import refusals
+from feedback.audit.services import record
 from feedback.exceptions import (
     Conflict,
     PermissionDenied,
@@ -52,6 +54,8 @@ def visible_or_404(submission_id: int) -> Submission:
     """The submission if the acting user may see it (another organisation's is 404)."""
     submission = services.get_visible(acting_user(), submission_id)
     if submission is None:
+        if db.session.get(Submission, submission_id) is not None:
+            refusals.deny_existing("submission", submission_id)
         abort(404)
     return submission
 
@@ -217,6 +221,9 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
             submission = services.save_from_form(user, form.to_input(), key, _version(form))
         else:
             services.update_draft(user, submission, form.to_input(), _version(form))
+            # A save by the button (autosaves, every 30 s while typing, are not audited).
+            record("submission_update", actor=user, object_type="submission",
+                   object_id=submission.id)  # fmt: skip
         if files:
             stored = services.add_attachments(user, submission, files, _upload_dir())
         services.commit_with_files(_upload_dir(), stored)
