@@ -328,6 +328,8 @@ def download_attachment(submission_id: int, attachment_id: int) -> Response:
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
+        if db.session.get(Attachment, attachment_id) is not None:
+            refusals.deny_existing("attachment", attachment_id)
         raise ApiError(404, _("附件不存在。"))
     path = uploads.stored_path(_upload_dir(), attachment.stored_name)
     media_type, name = attachment.media_type, attachment.original_name

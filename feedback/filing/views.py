@@ -454,6 +454,8 @@ def _attachment_or_404(submission_id: int, attachment_id: int) -> Attachment:
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
+        if db.session.get(Attachment, attachment_id) is not None:
+            refusals.deny_existing("attachment", attachment_id)
         abort(404)
     return attachment
 

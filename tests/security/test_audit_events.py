@@ -35,6 +35,9 @@ from tests.factories import (
     stored_attachment,
 )
 from tests.filing.test_views import PDF, _form
+from tests.security.conftest import PERSONAS, World
+from tests.security.routes import probes
+from tests.security.test_idor import _expected, _logged_in
 from tests.test_ratelimits import limited  # noqa: F401 (the fixture)
 
 FIELDS = (
@@ -327,7 +330,11 @@ def test_the_action_leaves_one_complete_audit_record(
 
 def _denials() -> list[AuditRecord]:
     return list(
-        db.session.scalars(select(AuditRecord).where(AuditRecord.action == "access_denied"))
+        db.session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.action == "access_denied")
+            .order_by(AuditRecord.id)
+        )
     )
 
 
@@ -376,3 +383,30 @@ def test_refusals_are_audited_up_to_the_allowance_per_address(
         assert statuses == [403, 403, 403]  # the third is refused all the same
         assert len(_denials()) == 2
         assert "over AUDIT_REFUSALS_LIMIT" in caplog.text
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_every_refusal_of_the_idor_matrix_is_audited_once(
+    app: Flask, world: World, persona: str
+) -> None:
+    """Each 403 and each 404 of organisation B's real objects (tests/security/test_idor.py)
+    leaves exactly one ``access_denied`` record naming this user."""
+    client, token = _logged_in(app, world.personas[persona])
+    user_id = world.personas[persona].id
+    missing = []
+    checked = 0
+    for probe in probes(app, world):
+        expected = _expected(persona, probe)
+        if expected is None:
+            continue
+        before = len(_denials())
+        data = None if probe.method == "GET" else {"csrf_token": token}
+        response = client.open(probe.url, method=probe.method, data=data)
+        response.close()
+        assert response.status_code == expected, probe
+        new = _denials()[before:]
+        checked += 1
+        if len(new) != 1 or new[0].actor_id != user_id:
+            missing.append(f"{probe.method} {probe.url} ({probe.endpoint}) {expected}: {len(new)}")
+    assert missing == []
+    assert checked >= 10
