@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, has_request_context, request, session
 
 from feedback.config import load_config
+from feedback.logs import init_logging
 from feedback.paging import register_converters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
         static_folder=str(ROOT / "static"),
     )
     load_config(app, config_name, overrides)
+    init_logging(app)
     register_extensions(app)
     # Before any rule is added: rules pick up their converters when they are registered.
     register_converters(app)
@@ -44,7 +46,7 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from feedback import assets, crypto, database, formatting, i18n, labels, search, security
-    from feedback.audit import chain
+    from feedback.audit import chain, refusals
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
     from feedback.extensions import babel, csrf, db, limiter, migrate
@@ -65,6 +67,8 @@ def register_extensions(app: Flask) -> None:
     security.init_security(app)
     # Every audit record joins the hash chain when it is flushed, in the action's transaction.
     chain.install(app)
+    # …and a refused request (denial, CSRF, validation) gets one, in a transaction of its own.
+    refusals.install(app)
     # Keeps the Chinese search index in step with every ORM write, in this process.
     search.install(app)
     # …and the similarity signatures of every submission whose text changes.

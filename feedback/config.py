@@ -107,6 +107,9 @@ class Config:
     # Audit records are kept at least this long; under 180 days is refused at start-up, and a
     # purge never touches anything younger than max(this, 184) days (SECURITY.md row 36).
     AUDIT_RETENTION_DAYS = 365
+    # Refused requests (authorisation denials, CSRF and validation failures) audited per client
+    # address; past this they are only logged (feedback/audit/refusals.py).
+    AUDIT_REFUSALS_LIMIT = "30 per minute"
 
     # Field encryption keys (base64url, 32 bytes each; the first encrypts, all decrypt; see
     # feedback/crypto.py). Required in production; elsewhere derived from SECRET_KEY when unset.
@@ -118,6 +121,10 @@ class Config:
     # Malware scanning of uploads through clamd's UNIX socket (feedback/filing/scanning.py);
     # unset: no scanning, with a warning at start-up.
     CLAMD_SOCKET: str | None = None
+    # Log lines on stderr (feedback/logs.py): "json" (one object per line), "text" (readable),
+    # or None to leave logging as it is (tests, where pytest captures the records).
+    LOG_FORMAT: str | None = "text"
+    LOG_LEVEL = "INFO"
 
 
 class DevelopmentConfig(Config):
@@ -134,6 +141,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 (tests only)
     ARGON2_FAST = True
     RATELIMIT_ENABLED = False
+    LOG_FORMAT = None
 
 
 class ProductionConfig(Config):
@@ -144,6 +152,8 @@ class ProductionConfig(Config):
     # Served over HTTPS only: browsers then keep the cookie to this host, Secure and Path=/
     # (SECURITY.md row 11). Plain-HTTP development keeps the base name, which browsers accept.
     SESSION_COOKIE_NAME = "__Host-feedback_session"
+    # Structured logs for the log server (SECURITY.md row 33, deploy.md §9).
+    LOG_FORMAT = "json"
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -165,6 +175,7 @@ _ENV_KEYS = {
     "FEEDBACK_SMTP_HOST": "MAIL_SMTP_HOST",
     "FEEDBACK_MAIL_FROM": "MAIL_FROM",
     "FEEDBACK_AUDIT_RETENTION_DAYS": "AUDIT_RETENTION_DAYS",
+    "FEEDBACK_AUDIT_REFUSALS_LIMIT": "AUDIT_REFUSALS_LIMIT",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS_ADMIN": "PASSWORD_MAX_AGE_DAYS_ADMIN",
     "FEEDBACK_PASSWORD_MAX_AGE_DAYS": "PASSWORD_MAX_AGE_DAYS",
     "FEEDBACK_FIELD_KEYS": "FIELD_KEYS",
@@ -176,6 +187,8 @@ _ENV_KEYS = {
     "FEEDBACK_DORMANT_DAYS": "DORMANT_DAYS",
     "FEEDBACK_MAX_SESSIONS_PER_USER": "MAX_SESSIONS_PER_USER",
     "FEEDBACK_DRAFT_RETENTION_DAYS": "DRAFT_RETENTION_DAYS",
+    "FEEDBACK_LOG_FORMAT": "LOG_FORMAT",
+    "FEEDBACK_LOG_LEVEL": "LOG_LEVEL",
 }
 
 

@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from feedback.api.problems import http_problem, is_api_request, problem
+from feedback.audit import refusals
 from feedback.extensions import db
 from feedback.i18n import gettext as _
 
@@ -58,6 +59,7 @@ def render_error(
 
 
 def handle_csrf(error: CSRFError) -> ResponseReturnValue:
+    refusals.refuse("csrf_failure", reason=error.description)
     return render_error(
         400,
         _("表单已失效或来源无法验证（CSRF）。请返回上一页刷新后重新提交；您填写的内容仍在原页面。"),

@@ -141,10 +141,16 @@ def enforce_session_policy() -> ResponseReturnValue | None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     now = time.time()
     if _timed_out(now):
-        # The only write of the login wall: the row stops counting as live. A GET reads first
-        # (the user loader), so end that read before writing (feedback.database).
+        # The only write of the login wall: the row stops counting as live, and the timeout is
+        # audited with it. A GET reads first (the user loader), so end that read before writing
+        # (feedback.database).
+        from feedback.audit.services import record
+
+        user = acting_user()
         write_after_read()
         sessions.end_current("timeout")
+        record("session_timeout", actor=user, object_type="user", object_id=user.id,
+               outcome="success")  # fmt: skip
         db.session.commit()
         logout_user()
         clear_session_keeping_language()

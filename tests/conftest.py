@@ -7,6 +7,7 @@ is migrated once per run and its tables truncated before each test.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,18 @@ from feedback.extensions import db
 
 PG_URL = os.environ.get("FEEDBACK_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(autouse=True)
+def _app_log_handler_removed() -> Iterator[None]:
+    """An app made with LOG_FORMAT set (production, say) puts its handler on the root logger;
+    it goes with the test, and the root level comes back, so no test sees another's logging."""
+    from feedback.logs import remove_handlers
+
+    level = logging.getLogger().level
+    yield
+    remove_handlers()
+    logging.getLogger().setLevel(level)
 
 
 def _make_app(url: str, tmp_path: Path, **overrides: Any) -> Flask:

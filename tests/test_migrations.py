@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Connection
 
 from feedback import search
 from feedback.extensions import db
 from feedback.models.base import Base
+from tests.conftest import BACKENDS, PG_URL
 
 
 def test_single_head(app: Flask) -> None:
@@ -115,3 +122,90 @@ def test_upgrade_chains_existing_audit_records(tmp_path: object) -> None:
         db.engine.dispose()
     assert result.ok and result.count == 3
     assert prev_hashes[0] == chain.GENESIS
+
+
+def _schema(connection: Connection) -> dict[str, Any]:
+    """Everything a migration can create, read back from the database in a comparable form."""
+    inspector = inspect(connection)
+    tables: dict[str, Any] = {}
+    # alembic_version stays (empty) at the base: it is Alembic's bookkeeping, not the schema.
+    for name in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+        tables[name] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                for c in inspector.get_columns(name)
+            ],
+            "pk": inspector.get_pk_constraint(name)["constrained_columns"],
+            "fks": sorted(
+                (fk["name"] or "", tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in inspector.get_foreign_keys(name)
+            ),
+            "indexes": sorted(
+                (ix["name"] or "", tuple(str(c) for c in ix["column_names"]), bool(ix["unique"]))
+                for ix in inspector.get_indexes(name)
+            ),
+            "uniques": sorted(
+                (uq["name"] or "", tuple(uq["column_names"]))
+                for uq in inspector.get_unique_constraints(name)
+            ),
+        }
+    if connection.dialect.name == "sqlite":
+        # Triggers and the search index's virtual tables, which the inspector does not describe.
+        others = connection.execute(
+            text("SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')")
+        ).all()
+    else:
+        others = connection.execute(
+            text(
+                "SELECT 'trigger', tgname, pg_get_triggerdef(oid) FROM pg_trigger"
+                " WHERE NOT tgisinternal UNION ALL"
+                " SELECT 'function', proname, pg_get_functiondef(p.oid) FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+            )
+        ).all()
+    return {"tables": tables, "others": sorted(tuple(row) for row in others)}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_migration_downgrades_to_the_schema_before_it(backend: str, tmp_path: Path) -> None:
+    """Up one revision at a time to the head, then down one at a time to the base: after each
+    downgrade the schema is the one recorded on the way up; upgrading again rebuilds the head's
+    schema exactly (SECURITY.md row 47). The PostgreSQL database is left at the head."""
+    from flask_migrate import downgrade, upgrade
+
+    from feedback import create_app
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'round-trip.sqlite3'}"
+    else:
+        url = PG_URL
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp_path)})
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config()
+        # walk_revisions goes from the head down; the chain is linear (test_single_head).
+        revisions = [r.revision for r in ScriptDirectory.from_config(config).walk_revisions()]
+        revisions.reverse()
+
+        def snapshot() -> dict[str, Any]:
+            with db.engine.connect() as connection:
+                return _schema(connection)
+
+        before: dict[str, dict[str, Any]] = {"base": snapshot()}
+        for revision in revisions:
+            upgrade(revision=revision)
+            before[revision] = snapshot()
+        head = revisions[-1]
+        for revision, previous in zip(
+            reversed(revisions), ["base", *revisions[:-1]][::-1], strict=True
+        ):
+            downgrade(revision=previous)
+            assert snapshot() == before[previous], f"downgrade of {revision} to {previous}"
+        upgrade()
+        assert snapshot() == before[head]
+        db.session.remove()
+        db.engine.dispose()

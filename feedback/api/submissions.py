@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from feedback.api import schemas as s
 from feedback.api.core import api_user, operation
 from feedback.api.problems import ApiError
+from feedback.audit import refusals
 from feedback.extensions import db
 from feedback.filing import scanning, services, uploads
 from feedback.filing.kinds import Kind
@@ -32,6 +33,8 @@ def visible_or_404(submission_id: int) -> Submission:
     """The submission if the token's owner may see it; another organisation's is 404."""
     submission = services.get_visible(api_user(), submission_id)
     if submission is None:
+        if db.session.get(Submission, submission_id) is not None:
+            refusals.deny_existing("submission", submission_id)
         raise ApiError(404, _("材料不存在，或您没有查看它的权限。"))
     return submission
 
@@ -325,13 +328,13 @@ def download_attachment(submission_id: int, attachment_id: int) -> Response:
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
+        if db.session.get(Attachment, attachment_id) is not None:
+            refusals.deny_existing("attachment", attachment_id)
         raise ApiError(404, _("附件不存在。"))
-    response = send_file(
-        uploads.stored_path(_upload_dir(), attachment.stored_name),
-        mimetype=attachment.media_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
-        max_age=0,
-    )
+    path = uploads.stored_path(_upload_dir(), attachment.stored_name)
+    media_type, name = attachment.media_type, attachment.original_name
+    services.audit_download(api_user(), attachment, via="api")
+    response = send_file(path, mimetype=media_type, as_attachment=True, download_name=name,
+                         max_age=0)  # fmt: skip
     response.headers["Content-Security-Policy"] = "sandbox"
     return response

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 
 from feedback.admin.forms import ActionForm, MultiCheckboxField
 from feedback.api import tokens
+from feedback.audit import refusals
 from feedback.auth.blueprint import bp
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
@@ -92,6 +93,8 @@ def revoke_api_token(token_id: int) -> ResponseReturnValue:
     user = acting_user()
     token = db.session.get(ApiToken, token_id)
     if token is None or (token.owner_id != user.id and not user.has_role(Role.SECURITY_ADMIN)):
+        if token is not None:
+            refusals.deny_existing("api_token", token_id)
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -35,7 +35,13 @@ def record(
     actor_email: str | None = None,
     **detail: Any,
 ) -> AuditRecord:
-    """Add an audit row to the session (the caller's commit writes it with the action)."""
+    """Add an audit row to the session (the caller's commit writes it with the action).
+
+    An action that names no object concerns the actor's own account (login, logout, a second
+    factor): the object is then that user, so every record names one (SECURITY.md row 32).
+    """
+    if object_type is None and object_id is None and actor is not None:
+        object_type, object_id = "user", actor.id
     row = AuditRecord(
         actor_id=actor.id if actor else None,
         actor_email=actor.email if actor else actor_email,

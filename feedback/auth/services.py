@@ -75,7 +75,8 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
     user = db.session.scalars(select(User).where(User.email == email)).one_or_none()
     if user is None:
         _dummy_verify(password)
-        record("login", actor=None, actor_email=email[:254], outcome="failure", reason="unknown")
+        record("login", actor=None, actor_email=email[:254], object_type="user", outcome="failure",
+               reason="unknown")  # fmt: skip
         raise LoginFailed(generic_login_failure())
     if user.locked_until is not None and user.locked_until > now:
         _dummy_verify(password)

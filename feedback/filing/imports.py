@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, select, update
 
 from feedback import jobs
 from feedback.admin.forms import ActionForm
+from feedback.audit import refusals
 from feedback.database import write_after_read
 from feedback.exceptions import DomainError, ValidationFailed
 from feedback.extensions import db
@@ -142,6 +143,8 @@ def upload() -> ResponseReturnValue:
 def _own_batch(token: str, user: User) -> ImportBatch:
     batch = db.session.scalars(select(ImportBatch).where(ImportBatch.token == token)).one_or_none()
     if batch is None or batch.user_id != user.id:
+        if batch is not None:
+            refusals.deny_existing("import", batch.id)
         abort(404)
     return batch
 

@@ -689,6 +689,27 @@ def remove_attachment(actor: User, attachment: Attachment) -> str:
     return attachment.stored_name
 
 
+def audit_download(actor: User, attachment: Attachment, *, via: str) -> None:
+    """Record that ``actor`` takes the file away (SECURITY.md row 32) and commit it.
+
+    Called by the GET that serves the file, after its access check: the read ends first
+    (:func:`feedback.database.write_after_read`), so the write waits for SQLite's lock.
+    """
+    from feedback.database import write_after_read
+
+    attachment_id, submission_id = attachment.id, attachment.submission_id
+    write_after_read()
+    record(
+        "attachment_download",
+        actor=actor,
+        object_type="attachment",
+        object_id=attachment_id,
+        submission_id=submission_id,
+        via=via,
+    )
+    db.session.commit()
+
+
 def commit_with_files(upload_dir: Path, stored: list[str]) -> None:
     """Commit; if that fails, remove the files stored for this transaction and re-raise."""
     try:

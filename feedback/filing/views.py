@@ -23,6 +23,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from feedback.audit import refusals
+from feedback.audit.services import record
 from feedback.exceptions import (
     Conflict,
     PermissionDenied,
@@ -52,6 +54,8 @@ def visible_or_404(submission_id: int) -> Submission:
     """The submission if the acting user may see it (another organisation's is 404)."""
     submission = services.get_visible(acting_user(), submission_id)
     if submission is None:
+        if db.session.get(Submission, submission_id) is not None:
+            refusals.deny_existing("submission", submission_id)
         abort(404)
     return submission
 
@@ -217,6 +221,9 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
             submission = services.save_from_form(user, form.to_input(), key, _version(form))
         else:
             services.update_draft(user, submission, form.to_input(), _version(form))
+            # A save by the button (autosaves, every 30 s while typing, are not audited).
+            record("submission_update", actor=user, object_type="submission",
+                   object_id=submission.id)  # fmt: skip
         if files:
             stored = services.add_attachments(user, submission, files, _upload_dir())
         services.commit_with_files(_upload_dir(), stored)
@@ -447,6 +454,8 @@ def _attachment_or_404(submission_id: int, attachment_id: int) -> Attachment:
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
+        if db.session.get(Attachment, attachment_id) is not None:
+            refusals.deny_existing("attachment", attachment_id)
         abort(404)
     return attachment
 
@@ -456,13 +465,10 @@ def download(submission_id: int, attachment_id: int) -> ResponseReturnValue:
     """Download an attachment (only for people who may see the submission)."""
     attachment = _attachment_or_404(submission_id, attachment_id)
     path = uploads.stored_path(_upload_dir(), attachment.stored_name)
-    response = send_file(
-        path,
-        mimetype=attachment.media_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
-        max_age=0,
-    )
+    media_type, name = attachment.media_type, attachment.original_name
+    services.audit_download(acting_user(), attachment, via="web")
+    response = send_file(path, mimetype=media_type, as_attachment=True, download_name=name,
+                         max_age=0)  # fmt: skip
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from feedback.access import get_scoped_or_404
 from feedback.admin.forms import ActionForm
+from feedback.audit import refusals
 from feedback.campaigns.services import open_for_organisation
 from feedback.extensions import db
 from feedback.filing.retention import DraftWarning, drafts_due_for_purge
@@ -83,6 +84,8 @@ def open_notification(notification_id: int) -> ResponseReturnValue:
         abort(400)
     item = db.session.get(Notification, notification_id)
     if item is None or item.user_id != user.id:
+        if item is not None:
+            refusals.deny_existing("notification", notification_id)
         abort(404)
     mark_read(user.id, notification_id)
     db.session.commit()

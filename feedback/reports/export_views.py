@@ -22,6 +22,7 @@ from flask.typing import ResponseReturnValue
 
 from feedback import jobs, ratelimits
 from feedback.admin.forms import ActionForm
+from feedback.audit import refusals
 from feedback.audit.services import record
 from feedback.database import write_after_read
 from feedback.errors import render_error
@@ -81,7 +82,8 @@ def new() -> ResponseReturnValue:
         return redirect(url_for(".detail", job_id=job_id), 303)
     now = utcnow()
     name = exports.filename(file_format, now)
-    record("export", actor=user, object_type="export", object_id=None, rows=total,
+    # The file is made in this request and kept nowhere: its name is the object.
+    record("export", actor=user, object_type="export", object_id=name, rows=total,
            query=urlencode(filters.to_args()), format=file_format)  # fmt: skip
     db.session.commit()
     # Written to memory: at most DIRECT_LIMIT rows (a few MB), so the request can answer with a
@@ -121,6 +123,8 @@ def _own_job_or_404(job_id: int) -> ExportJob:
     exports.mark_interrupted(acting_user())
     job = db.session.get(ExportJob, job_id)
     if job is None or job.user_id != acting_user().id:
+        if job is not None:
+            refusals.deny_existing("export", job_id)
         abort(404)
     return job
 

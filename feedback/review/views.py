@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from feedback import labels
 from feedback.admin.forms import ActionForm
+from feedback.audit import refusals
 from feedback.consolidation import services as consolidation
 from feedback.exceptions import Conflict, PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
@@ -28,6 +29,7 @@ from feedback.models import (
     OrgKind,
     Report,
     Role,
+    SavedView,
     SimilarityLink,
     Submission,
     Tag,
@@ -366,6 +368,8 @@ def delete_view(view_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     if not services.delete_view(acting_user(), view_id):
+        if db.session.get(SavedView, view_id) is not None:
+            refusals.deny_existing("saved_view", view_id)
         abort(404)  # as for every object of someone else: its existence is not revealed
     db.session.commit()
     return redirect(url_for("review.index"), 303)
