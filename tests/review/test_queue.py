@@ -201,6 +201,10 @@ def test_counts_read_from_a_link_table_equal_the_generic_query(
     _link(plain, top, LinkStatus.DISMISSED)
     values = {k: v.format(tag=tag.id, org=author.organisation_id) for k, v in args.items()}
     filters = queue.QueueFilters.from_args(MultiDict(values))
+    if "tag" not in args and "plan" not in args and db.engine.dialect.name == "postgresql":
+        # Has-similar alone is counted by the generic query on PostgreSQL (see linked_count).
+        assert queue.linked_count(filters, reviewer) is None
+        return
     for with_status in (True, False):
         expected = _reference(filters, reviewer, with_status=with_status)
         statement = queue.linked_count(filters, reviewer, with_status=with_status)
