@@ -15,6 +15,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     tuple_,
@@ -243,7 +244,10 @@ def capped_count(query: Select[Any]) -> Select[tuple[Any, int]]:
 def _per_status(sample: Select[*tuple[Any, ...]]) -> Select[tuple[Any, int]]:
     """Per-status counts of the first ``COUNT_CAP + 1`` rows of ``sample`` (a ``status``
     column, and any others)."""
-    inner = sample.limit(COUNT_CAP + 1).subquery()
+    # The cap written into the statement, not bound: SQLite plans a DISTINCT (linked_count) to
+    # stream under a limit it can see, and sorts or scans everything under one it cannot.
+    cap = literal(COUNT_CAP + 1, literal_execute=True)
+    inner = sample.limit(cap).subquery()
     return select(inner.c.status, func.count()).group_by(inner.c.status)
 
 
