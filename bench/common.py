@@ -51,10 +51,11 @@ def fresh_postgres(url: str) -> None:
     engine.dispose()
 
 
-def make_app(folder: Path, name: str = "bench") -> Flask:
-    """An app on ``FEEDBACK_BENCH_DATABASE_URL`` (emptied first), or SQLite in ``folder``."""
+def make_app(folder: Path, name: str = "bench", *, reuse: bool = False) -> Flask:
+    """An app on ``FEEDBACK_BENCH_DATABASE_URL`` (emptied first, unless ``reuse``: a database
+    an earlier run seeded), or SQLite in ``folder``."""
     url = os.environ.get("FEEDBACK_BENCH_DATABASE_URL") or f"sqlite:///{folder / name}.sqlite3"
-    if url.startswith("postgresql"):
+    if url.startswith("postgresql") and not reuse:
         fresh_postgres(url)
     return create_app(
         "development",

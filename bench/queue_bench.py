@@ -20,7 +20,9 @@ first). ``FEEDBACK_BENCH_RUNS`` (default 60) requests per combination and page a
 ``FEEDBACK_BENCH_KEEP`` names a folder to keep the SQLite database in: the first run seeds it
 there (and notes the login and what it made in ``queue.json`` beside it), later runs upgrade its
 schema (``init``) and time it again without seeding, so that runs before and after a change
-compare the same data, and a 100k seed is paid once.
+compare the same data, and a 100k seed is paid once. With PostgreSQL the folder holds only
+``queue.json``: while it exists, later runs reuse the database instead of emptying it (give a
+new folder, or delete the file, to seed afresh).
 """
 
 from __future__ import annotations
@@ -278,8 +280,8 @@ def _folder() -> Iterator[Path]:
 def main() -> None:
     """Seed, add review data, time every combination on page 1, deep, and deep by OFFSET."""
     with _folder() as tmp:
-        app = make_app(tmp, "queue")
         kept = tmp / "queue.json"
+        app = make_app(tmp, "queue", reuse=bool(KEEP) and kept.exists())
         with app.app_context():
             if KEEP and kept.exists():
                 # Seeded by an earlier run: bring the schema up to date and time it as it is.
