@@ -1,7 +1,7 @@
 """review queue: narrow covering index of submission, link tables indexed (key, submission)
 
 Revision ID: c9d0e1f2a3b4
-Revises: f1a2b3c4d5e6
+Revises: a7b8c9d0e1f2
 Create Date: 2026-11-29 01:00:00.000000
 
 Written by hand to match feedback/models/submission.py. The queue's capped counts with a tag, a
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c9d0e1f2a3b4'
-down_revision = 'f1a2b3c4d5e6'
+down_revision = 'a7b8c9d0e1f2'
 branch_labels = None
 depends_on = None
 

@@ -183,7 +183,8 @@ def test_counts_read_from_a_link_table_equal_the_generic_query(
     author, other = make_user(), make_user()
     reviewer = _reviewer(client)
     s, s3 = plan_item("S").id, plan_item("S3").id  # seeds the taxonomy, tags included
-    tag = queue.tag_options()[0]
+    tag = db.session.get(Tag, queue.tag_options()[0].id)
+    assert tag is not None
     both = _sent(author, title="规划大项和子项都勾选", plan_item_ids=[s, s3])
     sub = _sent(other, title="只勾选子项", plan_item_ids=[s3])
     top = _sent(author, title="只勾选大项", plan_item_ids=[s])
