@@ -22,6 +22,7 @@ from feedback.filing import scanning, services, uploads
 from feedback.filing.kinds import Kind
 from feedback.filing.services import SubmissionInput
 from feedback.models import Attachment, Scope, Submission, User
+from feedback.paging import bounded_int
 from feedback.review import queue
 
 TAG = "submissions"
@@ -119,8 +120,8 @@ def _page(
         return found.rows, found.next_cursor
     # The organisation's own list includes drafts (never sent: no sending date to key on).
     statement = queue.filtered(filters, user).order_by(Submission.id.desc())
-    if cursor.isdigit() and len(cursor) < 10:
-        statement = statement.where(Submission.id < int(cursor))
+    if (before := bounded_int(cursor)) is not None:
+        statement = statement.where(Submission.id < before)
     rows = list(db.session.scalars(statement.limit(PAGE_SIZE + 1)))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -27,6 +27,7 @@ QUERY_ARGS = [
 ]  # fmt: skip
 FORM_FIELDS = [
     "assignee", "assignee_id", "campaign_id", "confirmed_count", "consolidated_id", "ids",
+    "organisation_id",
     "plan_item_ids", "priority", "report_id", "submission_id", "tag_id", "tag_ids", "version",
 ]  # fmt: skip
 
