@@ -303,6 +303,14 @@ def upload_attachment(submission_id: int) -> s.SubmissionOut:
     files = _receive()
     try:
         stored = services.add_attachments(user, submission, files, _upload_dir())
+    except services.QuotaExceeded as refusal:
+        db.session.rollback()
+        for checked in files:
+            uploads.discard(checked)
+        services.record_quota_refusal(user, refusal)
+        db.session.commit()
+        message = refusal.errors["attachments"][0]
+        raise ApiError(422, message, errors={"file": [message]}) from None
     except Exception:
         for checked in files:
             uploads.discard(checked)

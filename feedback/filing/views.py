@@ -241,6 +241,9 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
     except ValidationFailed as failure:
         db.session.rollback()
         _discard(files)
+        if isinstance(failure, services.QuotaExceeded):
+            services.record_quota_refusal(user, failure)
+            db.session.commit()
         show_errors(form, failure)
         return _form_again(form, submission, 422)
     except (Conflict, PermissionDenied) as error:
