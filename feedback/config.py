@@ -117,6 +117,10 @@ class Config:
     # Malware scanning of uploads through clamd's UNIX socket (feedback/filing/scanning.py);
     # unset: no scanning, with a warning at start-up.
     CLAMD_SOCKET: str | None = None
+    # Who answers questions about personal information (PIPL Art. 17), shown on the privacy
+    # notice, e.g. "信息安全管理员 安全邮箱 security@example.org.cn"; unset: the federation's
+    # security administrator, without an address.
+    PRIVACY_CONTACT: str | None = None
 
 
 class DevelopmentConfig(Config):
@@ -174,6 +178,7 @@ _ENV_KEYS = {
     "FEEDBACK_READYZ_MIN_FREE_MB": "READYZ_MIN_FREE_MB",
     "FEEDBACK_DORMANT_DAYS": "DORMANT_DAYS",
     "FEEDBACK_ORG_UPLOAD_QUOTA_BYTES": "ORG_UPLOAD_QUOTA_BYTES",
+    "FEEDBACK_PRIVACY_CONTACT": "PRIVACY_CONTACT",
 }
 
 

@@ -24,7 +24,15 @@ from feedback.auth.services import password_expired
 from feedback.models import Role, User
 
 PUBLIC_ENDPOINTS = frozenset(
-    {"static", "auth.login", "auth.mfa_verify", "main.healthz", "main.readyz", "main.set_language"}
+    {
+        "static",
+        "auth.login",
+        "auth.mfa_verify",
+        "main.healthz",
+        "main.readyz",
+        "main.set_language",
+        "main.privacy",
+    }
 )
 # The JSON API's blueprint: exempt from the session wall and CSRF, guarded by bearer tokens.
 API_BLUEPRINT = "api"
