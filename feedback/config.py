@@ -85,6 +85,14 @@ class Config:
     MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # one request; nginx client_max_body_size must match
     ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
     IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    # All the attachments one organisation may keep, together (0: no quota). Checked with the
+    # organisation's stored total before an upload is kept; a refusal is audited (row 22).
+    ORG_UPLOAD_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
+    # Werkzeug's form parser: a text field over this many bytes, or a form of more parts than
+    # this, is refused with 413 before it is read into memory. The longest field (10,000
+    # characters, 30 KB in UTF-8) and the largest form (the plan's checkboxes, ten files) fit.
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
+    MAX_FORM_PARTS = 500
     # A template import of at least this many rows is written by a background job, with a
     # progress page; smaller ones (seconds at most) answer in the request (bench/RESULTS.md).
     IMPORT_JOB_FROM_ROWS = 200
@@ -125,6 +133,10 @@ class Config:
     # or None to leave logging as it is (tests, where pytest captures the records).
     LOG_FORMAT: str | None = "text"
     LOG_LEVEL = "INFO"
+    # Who answers questions about personal information (PIPL Art. 17), shown on the privacy
+    # notice, e.g. "信息安全管理员 安全邮箱 security@example.org.cn"; unset: the federation's
+    # security administrator, without an address.
+    PRIVACY_CONTACT: str | None = None
 
 
 class DevelopmentConfig(Config):
@@ -189,6 +201,8 @@ _ENV_KEYS = {
     "FEEDBACK_DRAFT_RETENTION_DAYS": "DRAFT_RETENTION_DAYS",
     "FEEDBACK_LOG_FORMAT": "LOG_FORMAT",
     "FEEDBACK_LOG_LEVEL": "LOG_LEVEL",
+    "FEEDBACK_ORG_UPLOAD_QUOTA_BYTES": "ORG_UPLOAD_QUOTA_BYTES",
+    "FEEDBACK_PRIVACY_CONTACT": "PRIVACY_CONTACT",
 }
 
 

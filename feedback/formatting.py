@@ -38,14 +38,16 @@ def localtime_seconds(moment: datetime | None) -> str:
 
 
 def filesize(size: int | None) -> str:
-    """Bytes as a short human size: 812 B, 45 KB, 3.2 MB."""
+    """Bytes as a short human size: 812 B, 45 KB, 3.2 MB, 2.0 GB."""
     if size is None:
         return ""
     if size < 1024:
         return f"{size} B"
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
+    if size < 1024 * 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024 / 1024 / 1024:.1f} GB"
 
 
 def options(choices: Iterable[tuple[object, object]], selected: object = None) -> Markup:

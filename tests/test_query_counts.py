@@ -278,6 +278,7 @@ NOT_LISTS = {
     "filing.choose_kind", "filing.edit", "filing.revision", "filing.download", "imports.start",
     "imports.template", "consolidation.new", "reports.new", "reports.edit", "reports.reword",
     "exports.detail", "exports.progress", "exports.download", "imports.progress",
+    "main.privacy",  # static text from the column registry, no query
 }  # fmt: skip
 
 

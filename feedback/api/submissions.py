@@ -23,6 +23,7 @@ from feedback.filing.kinds import Kind
 from feedback.filing.services import SubmissionInput
 from feedback.i18n import gettext as _
 from feedback.models import Attachment, Scope, Submission, User
+from feedback.paging import bounded_int
 from feedback.review import queue
 
 TAG = "submissions"
@@ -122,8 +123,8 @@ def _page(
         return found.rows, found.next_cursor
     # The organisation's own list includes drafts (never sent: no sending date to key on).
     statement = queue.filtered(filters, user).order_by(Submission.id.desc())
-    if cursor.isdigit() and len(cursor) < 10:
-        statement = statement.where(Submission.id < int(cursor))
+    if (before := bounded_int(cursor)) is not None:
+        statement = statement.where(Submission.id < before)
     rows = list(db.session.scalars(statement.limit(PAGE_SIZE + 1)))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -305,6 +306,14 @@ def upload_attachment(submission_id: int) -> s.SubmissionOut:
     files = _receive()
     try:
         stored = services.add_attachments(user, submission, files, _upload_dir())
+    except services.QuotaExceeded as refusal:
+        db.session.rollback()
+        for checked in files:
+            uploads.discard(checked)
+        services.record_quota_refusal(user, refusal)
+        db.session.commit()
+        message = refusal.errors["attachments"][0]
+        raise ApiError(422, message, errors={"file": [message]}) from None
     except Exception:
         for checked in files:
             uploads.discard(checked)

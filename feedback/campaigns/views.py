@@ -15,6 +15,7 @@ from feedback.formatting import china_today
 from feedback.forms import show_errors
 from feedback.i18n import gettext as _
 from feedback.models import Campaign, Organisation, OrgKind, Role
+from feedback.paging import bounded_int
 from feedback.security import acting_user, require_roles
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -103,8 +104,8 @@ def remind(campaign_id: int) -> ResponseReturnValue:
     campaign = _get_or_404(campaign_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    org = request.form.get("organisation_id", "")
-    reminder = services.remind(acting_user(), campaign, [int(org)] if org.isdigit() else None)
+    org = bounded_int(request.form.get("organisation_id", ""))
+    reminder = services.remind(acting_user(), campaign, [org] if org is not None else None)
     db.session.commit()
     reminder.send_mail()
     flash(_("已向 %(n)d 个单位发送提醒。", n=reminder.organisations), "success")

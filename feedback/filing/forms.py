@@ -33,6 +33,7 @@ from feedback.filing.kinds import (
 from feedback.filing.services import SubmissionInput
 from feedback.i18n import gettext as _
 from feedback.i18n import lazy_gettext as _l
+from feedback.paging import bounded_int
 
 
 class MarkRequired:
@@ -105,7 +106,7 @@ class SubmissionFormBase(FlaskForm):
             contact_phone=self.contact_phone.data or "",
             sensitivity=_sensitivity(self.sensitivity.data),
             anonymous=bool(self.anonymous.data),
-            campaign_id=int(campaign) if campaign and str(campaign).isdigit() else None,
+            campaign_id=bounded_int(str(campaign or "")),
         )
 
 

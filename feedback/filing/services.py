@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from flask import current_app
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -33,7 +34,7 @@ from feedback.filing.kinds import (
     Sensitivity,
 )
 from feedback.filing.text import clean_text
-from feedback.formatting import CHINA
+from feedback.formatting import CHINA, filesize
 from feedback.i18n import gettext as _
 from feedback.models import (
     ORG_ROLES,
@@ -56,6 +57,28 @@ from feedback.models import (
 from feedback.notifications.services import notify, organisation_members
 
 MAX_ATTACHMENTS = 10
+
+
+class QuotaExceeded(ValidationFailed):
+    """The organisation's stored attachments and these new files would pass its upload quota."""
+
+    def __init__(self, organisation_id: int, used: int, incoming: int, quota: int) -> None:
+        super().__init__(
+            {
+                "attachments": [
+                    _(
+                        "本单位已上传的附件合计 %(used)s，加上本次的 %(incoming)s 将超过每个单位"
+                        " %(quota)s 的附件总量上限，本次附件未上传。请删除不再需要的附件，"
+                        "或联系联合会系统管理员。",
+                        used=filesize(used),
+                        incoming=filesize(incoming),
+                        quota=filesize(quota),
+                    )
+                ]
+            }
+        )
+        self.organisation_id = organisation_id
+        self.used, self.incoming, self.quota = used, incoming, quota
 
 
 @dataclass
@@ -618,6 +641,43 @@ def revisions(submission: Submission) -> list[Revision]:
 # -- attachments -------------------------------------------------------------------------------
 
 
+def organisation_upload_bytes(organisation_id: int) -> int:
+    """The bytes of every attachment the organisation has stored: one SUM over the join of
+    ``attachment.submission_id`` and ``submission.organisation_id`` (both indexed)."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(Attachment.size), 0))
+        .join(Submission, Submission.id == Attachment.submission_id)
+        .where(Submission.organisation_id == organisation_id)
+    )
+    return int(total or 0)
+
+
+def check_upload_quota(organisation_id: int, incoming: int) -> None:
+    """Raise :class:`QuotaExceeded` if ``incoming`` more bytes would pass the organisation's
+    quota (``ORG_UPLOAD_QUOTA_BYTES``; 0 means none), so one organisation cannot fill the
+    disk every organisation shares (SECURITY.md row 22)."""
+    quota = int(current_app.config["ORG_UPLOAD_QUOTA_BYTES"])
+    if quota <= 0 or incoming == 0:
+        return
+    used = organisation_upload_bytes(organisation_id)
+    if used + incoming > quota:
+        raise QuotaExceeded(organisation_id, used, incoming, quota)
+
+
+def record_quota_refusal(actor: User, refusal: QuotaExceeded) -> None:
+    """Audit an upload refused by the quota (the caller commits, after rolling back the rest)."""
+    record(
+        "upload_quota",
+        actor=actor,
+        object_type="organisation",
+        object_id=refusal.organisation_id,
+        outcome="failure",
+        used=refusal.used,
+        incoming=refusal.incoming,
+        quota=refusal.quota,
+    )
+
+
 def add_attachments(
     actor: User, submission: Submission, files: list[uploads.CheckedFile], upload_dir: Path
 ) -> list[str]:
@@ -633,6 +693,7 @@ def add_attachments(
         raise ValidationFailed.on(
             "attachments", _("每份材料最多 %(n)d 个附件。", n=MAX_ATTACHMENTS)
         )
+    check_upload_quota(submission.organisation_id, sum(checked.size for checked in files))
     stored: list[str] = []
     try:
         for checked in files:

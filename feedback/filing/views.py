@@ -136,7 +136,7 @@ def new(kind: Kind) -> ResponseReturnValue:
     form.contact_phone.data = user.phone or ""
     form.region_code.data = user.organisation.region_code or ""
     campaign = request.args.get("campaign", "")
-    form.campaign_id.data = campaign if campaign.isdigit() else ""
+    form.campaign_id.data = campaign if bounded_int(campaign) is not None else ""
     return render_template("filing/form.html", form=form, submission=None, kind=kind)
 
 
@@ -248,6 +248,9 @@ def _save(form: SubmissionFormBase, submission: Submission | None, key: str) -> 
     except ValidationFailed as failure:
         db.session.rollback()
         _discard(files)
+        if isinstance(failure, services.QuotaExceeded):
+            services.record_quota_refusal(user, failure)
+            db.session.commit()
         show_errors(form, failure)
         return _form_again(form, submission, 422)
     except (Conflict, PermissionDenied) as error:
@@ -337,15 +340,15 @@ def autosave() -> ResponseReturnValue:
     """Save the form's text as a draft without checks (every 30 s and on leaving a field)."""
     user = acting_user()
     kind = request.form.get("kind", "")
-    submission_id = request.form.get("submission_id", "")
+    submission_id = bounded_int(request.form.get("submission_id", ""))
     if kind not in set(Kind):
         abort(400)
     form = _prepared_form(Kind(kind), user)
     if not form.validate() and form.sensitivity.errors:
         return jsonify(error="invalid", message=_("使用范围的取值无效。")), 422
     try:
-        if submission_id.isdigit():
-            submission = visible_or_404(int(submission_id))
+        if submission_id is not None:
+            submission = visible_or_404(submission_id)
             services.update_draft(user, submission, form.to_input(), _version(form))
         else:
             key = (form.idempotency_key.data or "")[:36]

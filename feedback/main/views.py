@@ -1,10 +1,11 @@
-"""Home (dashboard), health checks, language switch and the organisation profile."""
+"""Home (dashboard), health checks, language switch, organisation profile, privacy notice."""
 
 from __future__ import annotations
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     jsonify,
     redirect,
     render_template,
@@ -25,6 +26,7 @@ from feedback.formatting import china_today
 from feedback.main import readiness, services
 from feedback.models import ORG_ROLES, Notification, Organisation, Status, User
 from feedback.notifications.services import inbox, mark_read
+from feedback.privacy import CLASS_LABELS, by_class
 from feedback.security import acting_user, is_safe_local_path
 
 bp = Blueprint("main", __name__)
@@ -102,6 +104,18 @@ def set_language() -> ResponseReturnValue:
     if not is_safe_local_path(target):
         target = url_for("main.index")
     return redirect(target)
+
+
+@bp.route("/privacy")
+def privacy() -> ResponseReturnValue:
+    """The privacy notice (个人信息保护说明), public, drawn from the column registry."""
+    return render_template(
+        "main/privacy.html",
+        groups=by_class(),
+        class_labels=CLASS_LABELS,
+        contact=current_app.config.get("PRIVACY_CONTACT") or "",
+        retention_days=current_app.config["AUDIT_RETENTION_DAYS"],
+    )
 
 
 @bp.route("/healthz")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
 from werkzeug.routing import Rule
+from werkzeug.test import TestResponse, encode_multipart
 
 from feedback.api.core import PUBLIC_ENDPOINTS as API_PUBLIC_ENDPOINTS
 from feedback.models import Role
@@ -257,6 +259,29 @@ def test_oversized_request_gets_a_friendly_413(client: FlaskClient) -> None:
     body = response.get_data(as_text=True)
     assert response.status_code == 413
     assert "文件过大" in body and "20 MB" in body
+
+
+def test_form_field_size_and_part_count_are_limited(client: FlaskClient) -> None:
+    """MAX_FORM_MEMORY_SIZE and MAX_FORM_PARTS (Flask 3.1): a multipart text field or form too
+    large to be a real one is refused with the friendly 413 before it is read into memory.
+    (Werkzeug applies neither to url-encoded bodies, which MAX_CONTENT_LENGTH bounds.)"""
+    config = client.application.config
+    assert (config["MAX_FORM_MEMORY_SIZE"], config["MAX_FORM_PARTS"]) == (512 * 1024, 500)
+    longest = "长" * 10_000  # the longest text any form takes, 30 KB in UTF-8
+
+    def post(data: dict[str, str]) -> TestResponse:
+        # Encoded in memory: the test client would spool this body to a file it never closes.
+        boundary, body = encode_multipart(MultiDict(data))
+        multipart = f"multipart/form-data; boundary={boundary}"
+        return client.post("/auth/login", data=body, content_type=multipart)
+
+    too_long = post({"email": "x" * (512 * 1024 + 1)})
+    too_many = post({f"f{n}": "1" for n in range(501)})
+    fits = post({"email": longest, **{f"f{n}": "1" for n in range(499)}})
+
+    assert too_long.status_code == 413 and "文件过大" in too_long.get_data(as_text=True)
+    assert too_many.status_code == 413
+    assert fits.status_code == 400  # read, then refused for its missing CSRF token
 
 
 # -- oversized numbers in URLs ----------------------------------------------------------------

@@ -94,6 +94,7 @@ ANY: frozenset[Role] = frozenset(Role)  # any logged-in user
 # conscious decision.
 ID_LESS: dict[str, frozenset[Role] | None] = {
     "static": None, "main.healthz": None, "main.readyz": None, "main.set_language": None,
+    "main.privacy": None,
     "auth.login": None, "auth.mfa_verify": None,
     "main.index": ANY, "main.notifications": ANY, "auth.logout": ANY, "auth.account": ANY,
     "auth.mfa_recovery_codes": ANY, "auth.mfa_setup": ANY, "auth.change_password": ANY,
