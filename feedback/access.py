@@ -60,9 +60,8 @@ def get_scoped_or_404(
     statement = scoped(select(model).where(pk == object_id), model, user, all_roles=all_roles)
     found: T | None = db.session.scalars(statement).one_or_none()
     if found is None:
-        if db.session.get(model, object_id) is not None:
-            from feedback.audit import refusals
+        from feedback.audit import refusals
 
-            refusals.deny_existing(str(model.__tablename__), object_id)  # type: ignore[attr-defined]
+        refusals.deny_if_exists(model, object_id)
         abort(404)
     return found

@@ -62,6 +62,8 @@ ACCOUNT = _l("登录、联系和通知本人；材料和审核意见注明经办
 SIGN_IN = _l("核实登录者身份（密码只保存其 Argon2id 散列，TOTP 密钥加密保存）")
 REPORT = _l("联合会核实、跟进园区和企业反映的问题")
 AUDIT = _l("安全审计：追溯谁在何时从何处做了什么（网络安全法第二十一条）")
+SESSIONS = _l("让本人和安全管理员看到并结束在线会话（每人至多 3 个）")
+SESSION_RETENTION = _l("会话结束或过期后，由每日运行的 flask purge-sessions 删除。")
 
 PERSONAL: dict[str, PersonalColumn] = {
     "user.name": PersonalColumn(PIClass.CONTACT, _l("用户姓名"), ACCOUNT, WHILE_ACCOUNT),
@@ -108,6 +110,12 @@ PERSONAL: dict[str, PersonalColumn] = {
     ),
     "audit_record.actor_email": PersonalColumn(
         PIClass.ACTIVITY, _l("审计记录中的操作人邮箱"), AUDIT, AUDIT_RETENTION
+    ),
+    "user_session.ip": PersonalColumn(
+        PIClass.ACTIVITY, _l("登录会话的 IP 地址"), SESSIONS, SESSION_RETENTION
+    ),
+    "user_session.user_agent": PersonalColumn(
+        PIClass.ACTIVITY, _l("登录会话的浏览器标识"), SESSIONS, SESSION_RETENTION
     ),
     "audit_record.ip": PersonalColumn(
         PIClass.ACTIVITY, _l("审计记录中的 IP 地址"), AUDIT, AUDIT_RETENTION
@@ -174,6 +182,7 @@ NOT_PERSONAL: dict[str, str] = {
     "user": "id organisation_id must_change_password password_changed_at failed_logins "
     "locked_until session_version mfa_enabled_at mfa_last_step active created_at reactivated_at",
     "user_role": "user_id role",
+    "user_session": "id token_hash user_id created_at ended_at ended_reason",
 }
 
 

@@ -34,8 +34,7 @@ def visible_or_404(submission_id: int) -> Submission:
     """The submission if the token's owner may see it; another organisation's is 404."""
     submission = services.get_visible(api_user(), submission_id)
     if submission is None:
-        if db.session.get(Submission, submission_id) is not None:
-            refusals.deny_existing("submission", submission_id)
+        refusals.deny_if_exists(Submission, submission_id)
         raise ApiError(404, _("材料不存在，或您没有查看它的权限。"))
     return submission
 
@@ -337,8 +336,7 @@ def download_attachment(submission_id: int, attachment_id: int) -> Response:
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
-        if db.session.get(Attachment, attachment_id) is not None:
-            refusals.deny_existing("attachment", attachment_id)
+        refusals.deny_if_exists(Attachment, attachment_id)
         raise ApiError(404, _("附件不存在。"))
     path = uploads.stored_path(_upload_dir(), attachment.stored_name)
     media_type, name = attachment.media_type, attachment.original_name

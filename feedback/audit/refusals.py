@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from flask_login import current_user
 from limits import parse
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -90,6 +91,15 @@ def refuse(action: str, *, object_type: str | None = None, object_id: int | str 
 def deny_existing(object_type: str, object_id: int) -> None:
     """An access check found ``object_type`` ``object_id`` but not for this user (a 404)."""
     refuse("access_denied", object_type=object_type, object_id=object_id, reason="not_visible")
+
+
+def deny_if_exists(model: Any, object_id: int) -> None:
+    """After an access check answered 404: audit a denial if the object exists (someone else's),
+    not if the id names nothing. Reads the key only; the object itself is never loaded."""
+    from feedback.extensions import db
+
+    if db.session.scalar(select(model.id).where(model.id == object_id)) is not None:
+        deny_existing(str(model.__tablename__), object_id)
 
 
 def _url_object() -> tuple[str, int | str]:

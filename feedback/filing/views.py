@@ -54,8 +54,7 @@ def visible_or_404(submission_id: int) -> Submission:
     """The submission if the acting user may see it (another organisation's is 404)."""
     submission = services.get_visible(acting_user(), submission_id)
     if submission is None:
-        if db.session.get(Submission, submission_id) is not None:
-            refusals.deny_existing("submission", submission_id)
+        refusals.deny_if_exists(Submission, submission_id)
         abort(404)
     return submission
 
@@ -457,8 +456,7 @@ def _attachment_or_404(submission_id: int, attachment_id: int) -> Attachment:
     files = submission.attachments if own else services.federation_attachments(submission)
     attachment = next((a for a in files if a.id == attachment_id), None)
     if attachment is None:
-        if db.session.get(Attachment, attachment_id) is not None:
-            refusals.deny_existing("attachment", attachment_id)
+        refusals.deny_if_exists(Attachment, attachment_id)
         abort(404)
     return attachment
 

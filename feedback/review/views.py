@@ -368,8 +368,7 @@ def delete_view(view_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     if not services.delete_view(acting_user(), view_id):
-        if db.session.get(SavedView, view_id) is not None:
-            refusals.deny_existing("saved_view", view_id)
+        refusals.deny_if_exists(SavedView, view_id)
         abort(404)  # as for every object of someone else: its existence is not revealed
     db.session.commit()
     return redirect(url_for("review.index"), 303)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask
 from werkzeug.routing import Rule
@@ -155,23 +156,29 @@ class Probe:
     draft: bool
 
 
+def urls(app: Flask, world: World, rule: Rule) -> Iterator[tuple[str, bool]]:
+    """(url, draft) for ``rule``: every choice of its any() parts, the world's objects for its
+    ids, and both a sent submission and a draft where it names one."""
+    adapter = app.url_map.bind("localhost")
+    choices = {
+        name: sorted(converter.items)
+        for name, converter in rule._converters.items()
+        if hasattr(converter, "items")
+    }
+    drafts = (False, True) if "submission_id" in rule.arguments else (False,)
+    for draft, combo in itertools.product(drafts, itertools.product(*choices.values())):
+        values: dict[str, Any] = dict(zip(choices, combo, strict=True))
+        for name in rule.arguments - set(choices):
+            values[name] = value_for(world, rule.endpoint, name, draft)
+        yield adapter.build(rule.endpoint, values), draft
+
+
 def probes(app: Flask, world: World) -> Iterator[Probe]:
     """Every rule with an id × every method × every choice of its any() parts × both drafts."""
-    adapter = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
         if not names_an_object(rule) or is_api(rule):
             continue
         wall, scope = POLICY[rule.endpoint]
-        choices = {
-            name: sorted(converter.items)
-            for name, converter in rule._converters.items()
-            if hasattr(converter, "items")
-        }
-        drafts = (False, True) if "submission_id" in rule.arguments else (False,)
-        for draft, combo in itertools.product(drafts, itertools.product(*choices.values())):
-            values = dict(zip(choices, combo, strict=True))
-            for name in rule.arguments - set(choices):
-                values[name] = value_for(world, rule.endpoint, name, draft)
-            url = adapter.build(rule.endpoint, values)
+        for url, draft in urls(app, world, rule):
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 yield Probe(rule.endpoint, method, url, scope, wall, draft)

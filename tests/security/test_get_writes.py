@@ -28,7 +28,7 @@ from tests.api.conftest import bearer, token_for
 from tests.conftest import login
 from tests.factories import PASSWORD
 from tests.security.conftest import World
-from tests.security.routes import is_api, value_for
+from tests.security.routes import is_api, urls
 
 Write = tuple[str, str, str]  # insert/update/delete, table, audit action or changed columns
 
@@ -120,22 +120,12 @@ def writes() -> Iterator[list[Write]]:
 
 
 def _get_urls(app: Flask, world: World) -> Iterator[tuple[str, str, bool]]:
-    """(endpoint, url) for every GET rule, with each choice of its any() parts and drafts."""
-    adapter = app.url_map.bind("localhost")
+    """(endpoint, url, is API) for every GET rule, each choice of its any() parts and drafts."""
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or ()) or rule.endpoint == "static":
             continue
-        choices = {
-            name: sorted(converter.items)
-            for name, converter in rule._converters.items()
-            if hasattr(converter, "items")
-        }
-        drafts = (False, True) if "submission_id" in rule.arguments else (False,)
-        for draft, combo in itertools.product(drafts, itertools.product(*choices.values())):
-            values: dict[str, Any] = dict(zip(choices, combo, strict=True))
-            for name in rule.arguments - set(choices):
-                values[name] = value_for(world, rule.endpoint, name, draft)
-            yield rule.endpoint, adapter.build(rule.endpoint, values), is_api(rule)
+        for url, _draft in urls(app, world, rule):
+            yield rule.endpoint, url, is_api(rule)
 
 
 def _visitors(app: Flask, world: World) -> dict[str, tuple[FlaskClient, dict[str, str]]]:
