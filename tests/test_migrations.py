@@ -209,3 +209,23 @@ def test_every_migration_downgrades_to_the_schema_before_it(backend: str, tmp_pa
         assert snapshot() == before[head]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_new_database_is_not_given_statistics_of_empty_tables(tmp_path: Path) -> None:
+    """Statistics taken of empty tables tell SQLite every table stays tiny, and it plans by them
+    as the data grows: seeding 100,000 submissions into a new database took 643 s instead of ~40
+    when a migration ran ANALYZE on it. Migrations take statistics only of data."""
+    from flask_migrate import upgrade
+
+    from feedback import create_app
+
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": str(tmp_path)})
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            statistics = connection.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            ).scalar()
+        db.engine.dispose()
+    assert statistics == 0
