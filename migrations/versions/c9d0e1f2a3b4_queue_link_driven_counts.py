@@ -39,7 +39,7 @@ def upgrade():
     # keeps as the data grows are far worse than none (seeding 100,000 submissions into a new
     # database took 643 s instead of ~40, most of it in the search index's own look-ups).
     bind = op.get_bind()
-    if bind.execute(sa.text('SELECT count(*) FROM (SELECT 1 FROM submission LIMIT 1000)')).scalar() >= 1000:
+    if bind.execute(sa.text('SELECT count(*) FROM (SELECT 1 FROM submission LIMIT 1000) AS head')).scalar() >= 1000:
         op.execute('ANALYZE')
 
 
