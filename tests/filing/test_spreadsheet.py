@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from collections.abc import Callable, Mapping
@@ -715,7 +716,8 @@ def test_wrong_declared_dimension_does_not_hide_rows(tmp_path: Path) -> None:
         for info in source.infolist():
             data = source.read(info)
             if info.filename == "xl/worksheets/sheet2.xml":
-                assert b'<dimension ref="A1:M4" />' in data
+                # openpyxl writes '<dimension ref="A1:M4" />', or without the space through lxml.
+                assert re.search(rb'<dimension ref="A1:M4" ?/>', data)
                 data = data.replace(b'ref="A1:M4"', b'ref="A1:M3"')
             target.writestr(info, data)
     assert [row.number for row in parse(path, kind).rows] == [3, 4]
