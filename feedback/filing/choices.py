@@ -10,6 +10,7 @@ from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.models import CURRENT_PLAN_VERSION, Campaign, PlanItem, Tag, TagGroup
 from feedback.models import campaign_target as CampaignTarget  # noqa: N812
+from feedback.taxonomy.services import tree_order
 
 
 def plan_item_choices() -> list[tuple[int, str]]:
@@ -22,16 +23,8 @@ def plan_item_choices() -> list[tuple[int, str]]:
         .where(PlanItem.plan_version == CURRENT_PLAN_VERSION, PlanItem.active)
         .order_by(PlanItem.sort_order, PlanItem.code)
     ).all()
-    children: dict[int | None, list[tuple[int, str]]] = {}
-    for ident, parent_id, code, name in rows:
-        children.setdefault(parent_id, []).append((ident, f"{code} {name}"))
-    ordered: list[tuple[int, str]] = []
-    pending = list(reversed(children.get(None, [])))
-    while pending:  # depth first, each parent followed by its children
-        item = pending.pop()
-        ordered.append(item)
-        pending.extend(reversed(children.get(item[0], [])))
-    return ordered
+    ordered = tree_order(rows, lambda row: (row.id, row.parent_id))
+    return [(row.id, f"{row.code} {row.name}") for row in ordered]
 
 
 def tag_choices() -> list[tuple[int, str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from feedback.extensions import db
 from feedback.i18n import gettext as _
 from feedback.models import CURRENT_PLAN_VERSION, PlanItem, Tag, TagGroup, User
 
+T = TypeVar("T")
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(\.[A-Z0-9]+)*$")
 # Depth of a sub-item (see PlanItem.depth): nothing is added below it.
 MAX_DEPTH = 2
@@ -23,17 +26,21 @@ def plan_tree(version: str = CURRENT_PLAN_VERSION, *, active_only: bool = False)
     if active_only:
         query = query.where(PlanItem.active)
     items = db.session.scalars(query.order_by(PlanItem.sort_order, PlanItem.code)).all()
-    children: dict[int | None, list[PlanItem]] = {}
+    return tree_order(items, lambda item: (item.id, item.parent_id))
+
+
+def tree_order(items: Iterable[T], keys: Callable[[T], tuple[int, int | None]]) -> list[T]:
+    """``items`` (already in sibling order) with each parent followed by its children, depth
+    first; ``keys`` gives an item's (id, parent id). Items under a missing parent are left out."""
+    children: dict[int | None, list[T]] = {}
     for item in items:
-        children.setdefault(item.parent_id, []).append(item)
-    ordered: list[PlanItem] = []
-
-    def walk(parent_id: int | None) -> None:
-        for child in children.get(parent_id, []):
-            ordered.append(child)
-            walk(child.id)
-
-    walk(None)
+        children.setdefault(keys(item)[1], []).append(item)
+    ordered: list[T] = []
+    pending = list(reversed(children.get(None, [])))
+    while pending:
+        item = pending.pop()
+        ordered.append(item)
+        pending.extend(reversed(children.get(keys(item)[0], [])))
     return ordered
 
 
