@@ -45,7 +45,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from feedback import assets, crypto, database, formatting, i18n, labels, search, security
+    from feedback import assets, crypto, database, formatting, i18n, labels, menus, search, security
     from feedback.audit import chain, refusals
     from feedback.auth.login import init_login
     from feedback.codes.regions import region_label
@@ -75,6 +75,8 @@ def register_extensions(app: Flask) -> None:
     from feedback.review import similarity
 
     similarity.install(app)
+    # Staff menus kept per process, raised to a new version by every write to them.
+    menus.install(app)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -138,6 +138,7 @@ NOT_PERSONAL: dict[str, str] = {
     "request_id prev_hash hash",
     "campaign": "id title period opens_on due_on instructions target_description created_by_id "
     "created_at",
+    "cache_version": "name value",
     "campaign_target": "campaign_id organisation_id",
     "consolidated_plan_item": "consolidated_id plan_item_id",
     "consolidated_source": "id consolidated_id submission_id linked_by_id linked_at removed_by_id "

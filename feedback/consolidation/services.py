@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import selectinload
 
+from feedback import menus
 from feedback.audit.services import record
 from feedback.codes.regions import province_of
 from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
@@ -343,8 +344,13 @@ def containing(submission: Submission) -> list[ConsolidatedSuggestion]:
 
 
 def choices() -> list[tuple[int, str]]:
-    """(id, title) of every suggestion, newest first, for "add to" menus."""
+    """(id, title) of every suggestion, last changed first, for "add to" menus (kept per
+    process, :mod:`feedback.menus`)."""
+    return list(menus.cached("consolidated", _choices))
+
+
+def _choices() -> tuple[tuple[int, str], ...]:
     query = select(ConsolidatedSuggestion.id, ConsolidatedSuggestion.title).order_by(
         ConsolidatedSuggestion.updated_at.desc()
     )
-    return [(ident, title) for ident, title in db.session.execute(query)]
+    return tuple((ident, title) for ident, title in db.session.execute(query))

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from feedback import menus
 from feedback.extensions import db
 from feedback.formatting import china_today
 from feedback.models import CURRENT_PLAN_VERSION, Campaign, PlanItem, Tag, TagGroup
@@ -16,26 +17,34 @@ from feedback.taxonomy.services import tree_order
 def plan_item_choices() -> list[tuple[int, str]]:
     """Active plan items in tree order (as :func:`plan_tree`), labelled "S3 安全预防控制体系".
 
-    Read as plain rows: every filing form and the review queue show this menu.
+    Every filing form and the review queue show this menu: kept per process (:mod:`menus`).
     """
+    return list(menus.cached("plan_items", _plan_items))
+
+
+def _plan_items() -> tuple[tuple[int, str], ...]:
     rows = db.session.execute(
         select(PlanItem.id, PlanItem.parent_id, PlanItem.code, PlanItem.name)
         .where(PlanItem.plan_version == CURRENT_PLAN_VERSION, PlanItem.active)
         .order_by(PlanItem.sort_order, PlanItem.code)
     ).all()
     ordered = tree_order(rows, lambda row: (row.id, row.parent_id))
-    return [(row.id, f"{row.code} {row.name}") for row in ordered]
+    return tuple((row.id, f"{row.code} {row.name}") for row in ordered)
 
 
 def tag_choices() -> list[tuple[int, str]]:
-    """Active tags, group by group."""
+    """Active tags, group by group (kept per process, :mod:`menus`)."""
+    return list(menus.cached("tags_by_group", _tags_by_group))
+
+
+def _tags_by_group() -> tuple[tuple[int, str], ...]:
     rows = db.session.execute(
         select(Tag.id, Tag.name)
         .join(TagGroup)
         .where(Tag.active, TagGroup.active)
         .order_by(TagGroup.sort_order, Tag.sort_order, Tag.id)
     ).all()
-    return [(row.id, row.name) for row in rows]
+    return tuple((row.id, row.name) for row in rows)
 
 
 def campaigns_for(organisation_id: int) -> list[Campaign]:

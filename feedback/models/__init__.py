@@ -2,6 +2,7 @@
 
 from feedback.models.audit import AuditAnchor, AuditRecord
 from feedback.models.base import Base, utcnow
+from feedback.models.cache import CacheVersion
 from feedback.models.campaign import Campaign, campaign_target
 from feedback.models.consolidation import (
     ConsolidatedSource,
@@ -63,6 +64,7 @@ __all__ = [
     "AuditAnchor",
     "AuditRecord",
     "Base",
+    "CacheVersion",
     "Campaign",
     "Comment",
     "ConsolidatedSource",

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     Select,
     event,
     exists,
@@ -29,7 +28,7 @@ from sqlalchemy.orm import (
 )
 from werkzeug.datastructures import MultiDict
 
-from feedback import search
+from feedback import menus, search
 from feedback.extensions import db
 from feedback.filing.kinds import Kind
 from feedback.filing.services import visible_condition, visible_submissions
@@ -583,7 +582,11 @@ def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = F
     return QueuePage(rows, counts, total, next_cursor)
 
 
-def tag_options() -> list[Row[tuple[int, str]]]:
-    """Active tags as (id, name) rows, for the filter and bulk-tag menus."""
+def tag_options() -> list[tuple[int, str]]:
+    """Active tags as (id, name), for the filter and bulk-tag menus (kept per process)."""
+    return list(menus.cached("tags", _tag_options))
+
+
+def _tag_options() -> tuple[tuple[int, str], ...]:
     query = select(Tag.id, Tag.name).where(Tag.active).order_by(Tag.group_id, Tag.id)
-    return list(db.session.execute(query))
+    return tuple((ident, name) for ident, name in db.session.execute(query))

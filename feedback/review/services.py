@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Select, select
 
+from feedback import menus
 from feedback.audit.services import record
 from feedback.consolidation import services as consolidation
 from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
@@ -57,10 +58,14 @@ def reviewers() -> list[User]:
     return list(db.session.scalars(_staff(User)))
 
 
-def reviewer_choices() -> list[Row[tuple[int, str]]]:
-    """Active federation staff as (id, name) rows, for the queue's menus: no user objects
-    (each would load its organisation and roles) on the page staff load most."""
-    return list(db.session.execute(_staff(User.id, User.name)))
+def reviewer_choices() -> list[tuple[int, str]]:
+    """Active federation staff as (id, name), for the queue's menus: no user objects (each
+    would load its organisation and roles) on the page staff load most; kept per process."""
+    return list(menus.cached("reviewers", _reviewer_choices))
+
+
+def _reviewer_choices() -> tuple[tuple[int, str], ...]:
+    return tuple((ident, name) for ident, name in db.session.execute(_staff(User.id, User.name)))
 
 
 def assign(actor: User, submission: Submission, assignee: User | None) -> None:

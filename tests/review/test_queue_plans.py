@@ -236,11 +236,11 @@ def test_a_count_with_a_tag_or_plan_item_reads_the_links_index(
     of every submission or of every link."""
     from tests.factories import plan_item
 
-    tag = queue.tag_options()[0] if plan_item("S3") else None
-    assert tag is not None
+    tag_id = queue.tag_options()[0][0] if plan_item("S3") else None
+    assert tag_id is not None
     if db.engine.dialect.name == "sqlite":
         _statistics_of_100k()
-    filters = _filters({key: value.replace("{tag}", str(tag.id)) for key, value in args.items()})
+    filters = _filters({key: value.replace("{tag}", str(tag_id)) for key, value in args.items()})
     for with_status in (True, False):
         statement = queue.linked_count(filters, reviewer, with_status=with_status)
         assert statement is not None
