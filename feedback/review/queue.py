@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import current_app, has_app_context
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -342,18 +344,18 @@ def status_counts(filters: QueueFilters, user: User) -> StatusCounts:
     hits = _search_hits(filters, user)
     if hits is not None:
         return StatusCounts({s: n for s, n in hits.counts.items() if n}, exact=True)
-    if _walks_index(filters, user):
-        statement = capped_count(_walk(filters, user, None))
-    else:
+
+    def build() -> Select[tuple[Any, int]]:
+        if _walks_index(filters, user):
+            return capped_count(_walk(filters, user, None))
         linked = linked_count(filters, user, with_status=False)
-        statement = (
-            linked
-            if linked is not None
-            else capped_count(
-                visible_submissions(user).where(*conditions(filters, user, with_status=False))
-            )
+        if linked is not None:
+            return linked
+        return capped_count(
+            visible_submissions(user).where(*conditions(filters, user, with_status=False))
         )
-    counts = _capped(statement)
+
+    counts = _capped(_reused("tabs", filters, user, build))
     if sum(counts.values()) > COUNT_CAP:
         return StatusCounts({}, exact=False)
     return StatusCounts(counts, exact=True)
@@ -424,12 +426,14 @@ def counted(filters: QueueFilters, user: User) -> tuple[StatusCounts, int | None
     if counts.exact:
         # The tabs count every status under the other filters: the total is one of them.
         return counts, counts.by_status.get(Status(filters.status), 0)
-    if _walks_index(filters, user):
-        statement = capped_count(_walk(filters, user, Status(filters.status)))
-    else:
+
+    def build() -> Select[tuple[Any, int]]:
+        if _walks_index(filters, user):
+            return capped_count(_walk(filters, user, Status(filters.status)))
         linked = linked_count(filters, user)
-        statement = linked if linked is not None else capped_count(filtered(filters, user))
-    matching = sum(_capped(statement).values())
+        return linked if linked is not None else capped_count(filtered(filters, user))
+
+    matching = sum(_capped(_reused("total", filters, user, build)).values())
     return counts, matching if matching <= COUNT_CAP else None
 
 
@@ -499,8 +503,37 @@ for _name in ("after_flush", "after_commit", "after_soft_rollback"):
 
 _ASSIGNEE = aliased(User, name="assignee")  # made once: an alias costs ~1 ms to set up
 
+_BUILT = "feedback.queue.statements"  # in app.extensions: statements built for a page
+# Statements kept per process (and app); all are dropped when there are more.
+MAX_BUILT = 256
+S = TypeVar("S", bound=Select[Any])
 
-def _table_rows(query: Select[Any]) -> list[Any]:
+
+def _reused(kind: str, filters: QueueFilters, user: User, build: Callable[[], S], *more: Any) -> S:
+    """``build()``, or the statement it built before for the same page and user.
+
+    Building a page's statements and computing their cache keys cost about 0.5 ms of a queue
+    request's ~6 (bench/RESULTS.md); a built statement never changes, and SQLAlchemy keeps its
+    cache key on it, so a statement used again costs neither. The key holds everything the
+    statements are made of: the filters, who asks (id, organisation, roles), the count cap, the
+    menus' version (a plan filter's sub-items are read from the database when the statement
+    is built: :func:`_plan_item_ids`) and ``more``. A search always builds anew: its
+    statements depend on what the index holds.
+    """
+    if filters.q or not has_app_context():
+        return build()
+    key = (kind, tuple(filters.to_args().items()), user.id, user.organisation_id, user.roles,
+           COUNT_CAP, menus.version(), *more)  # fmt: skip
+    built: dict[Any, Any] = current_app.extensions.setdefault(_BUILT, {})
+    statement: S | None = built.get(key)
+    if statement is None:
+        if len(built) >= MAX_BUILT:
+            built.clear()
+        statement = built[key] = build()
+    return statement
+
+
+def _table_rows(query: Select[Any]) -> Select[*tuple[Any, ...]]:
     """The page's rows as the queue's table shows them, in one statement and without ORM
     objects: the text columns are most of a row's bytes and the table never shows them; of the
     organisation and the assignee it shows names (``Submission.organisation_name`` and
@@ -515,7 +548,7 @@ def _table_rows(query: Select[Any]) -> list[Any]:
     )  # fmt: skip
     columns = columns.join(Organisation, Organisation.id == Submission.organisation_id)
     columns = columns.outerjoin(assignee, assignee.id == Submission.assignee_id)
-    return list(db.session.execute(columns.limit(PAGE_SIZE + 1)))
+    return columns.limit(PAGE_SIZE + 1)
 
 
 def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = False) -> QueuePage:
@@ -524,9 +557,30 @@ def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = F
     ``table``: the rows are for the queue's table, which needs only the columns it shows
     (outside a search, whose snippets read the text); otherwise they are whole submissions.
     """
-    position = _decode(cursor) if cursor else None
     hits = _search_hits(filters, user)
     counts, total = counted(filters, user)
+    rows: list[Any]
+    if table and not filters.q:
+        rows = list(db.session.execute(_reused("table", filters, user, lambda: _table_rows(
+            _rows(filters, user, cursor, hits)), cursor)))  # fmt: skip
+    else:  # whole submissions, assignees loaded with the page (the API serialises both)
+        query = _rows(filters, user, cursor, hits).options(selectinload(Submission.assignee))
+        rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
+    if hits is not None and hits.ids is not None:
+        visible = {Status(filters.status)} if filters.status else set(RECEIVED)
+        rows = [row for row in rows if row.status in visible]
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    last = rows[-1] if rows else None
+    next_cursor = _encode(last.submitted_at or last.created_at, last.id) if more and last else None
+    return QueuePage(rows, counts, total, next_cursor)
+
+
+def _rows(
+    filters: QueueFilters, user: User, cursor: str, hits: search.Hits | None
+) -> Select[Submission]:
+    """The statement of the page's submissions, in the queue's order (not yet limited)."""
+    position = _decode(cursor) if cursor else None
     sent = Submission.submitted_at
     keyset = _after(cursor, filters)
     if hits is not None and hits.ids is not None:
@@ -566,20 +620,7 @@ def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = F
         keyset = None
     if keyset is not None:
         query = query.where(keyset)
-    rows: list[Any]
-    if table and not filters.q:
-        rows = _table_rows(query)
-    else:  # whole submissions, assignees loaded with the page (the API serialises both)
-        query = query.options(selectinload(Submission.assignee))
-        rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
-    if hits is not None and hits.ids is not None:
-        visible = {Status(filters.status)} if filters.status else set(RECEIVED)
-        rows = [row for row in rows if row.status in visible]
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    last = rows[-1] if rows else None
-    next_cursor = _encode(last.submitted_at or last.created_at, last.id) if more and last else None
-    return QueuePage(rows, counts, total, next_cursor)
+    return query
 
 
 def tag_options() -> list[tuple[int, str]]:

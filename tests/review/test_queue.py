@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -219,3 +220,62 @@ def test_counts_read_from_a_link_table_equal_the_generic_query(
     statement = queue.linked_count(filters, reviewer, with_status=False)
     assert statement is not None
     assert sum(queue._capped(statement).values()) == min(total, 1)
+
+
+def test_a_page_s_statements_are_built_once_per_filter_and_user(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second request of the same page reuses the statements the first built."""
+    _reviewer(client)
+    _sent(make_user())
+    built: list[object] = []
+    real = queue.conditions
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "conditions", counting)
+    for url in ("/review/?status=submitted&kind=problem", "/review/?status=submitted&kind=problem"):
+        assert client.get(url).status_code == 200
+    first = len(built)
+    assert first > 0
+    assert client.get("/review/?status=submitted&kind=problem").status_code == 200
+    assert len(built) == first  # nothing built again
+    assert client.get("/review/?status=submitted").status_code == 200
+    assert len(built) > first  # another filter is another statement
+
+
+def test_reused_statements_follow_the_plan_tree(client: FlaskClient) -> None:
+    """A plan filter's statements hold the ids of the item's sub-items: a sub-item added later
+    (by an administrator, in another request) is in the next page's statements."""
+    from feedback.models import PlanItem
+
+    _reviewer(client)
+    s3 = plan_item("S3")
+    first = _sent(make_user(), title="第一份S3材料", plan_item_ids=[s3.id])
+    page = client.get("/review/?plan=S3").get_data(as_text=True)
+    assert "第一份S3材料" in page and "共 1 份" in page
+    newer = PlanItem(code="S3.9", parent_id=s3.id, name="新增子项")
+    db.session.add(newer)
+    db.session.commit()
+    second = _sent(make_user(), title="新子项下的材料", plan_item_ids=[newer.id])
+    page = client.get("/review/?plan=S3").get_data(as_text=True)
+    assert {first.title, second.title} <= _titles(page)
+    assert "共 2 份" in page  # the count reads the link table for the sub-items' ids
+
+
+def test_mine_is_each_reviewer_s_own(client: FlaskClient) -> None:
+    """Statements are kept per user: "assigned to me" is never another reviewer's list."""
+    me = _reviewer(client)
+    other = make_user(Role.REVIEWER, name="另一位审核")
+    for reviewer, title in ((me, "分给我的材料"), (other, "分给别人的材料")):
+        submission = _sent(make_user(), title=title)
+        services.assign(reviewer, submission, reviewer)
+    db.session.commit()
+    assert _titles(client.get("/review/?assignee=mine").get_data(as_text=True)) == {"分给我的材料"}
+    theirs = client.application.test_client()
+    login(theirs, other.email, PASSWORD)
+    assert _titles(theirs.get("/review/?assignee=mine").get_data(as_text=True)) == {
+        "分给别人的材料"
+    }
