@@ -376,6 +376,10 @@ def login(base: str, email: str, password: str, totp: str | None = None) -> http
         assert totp, email
         response = post("/auth/mfa", {"code": pyotp.TOTP(totp).now()})
         assert response.status_code == 302, (email, response.status_code, response.text[:500])
+    # The first page after logging in puts the CSRF token into the session cookie, and a
+    # browser keeps the new cookie. wrk sends the same cookie every time: without this it
+    # would measure a token made and a cookie signed on every request, which no browser causes.
+    client.get(response.headers["Location"])
     return client
 
 

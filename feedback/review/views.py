@@ -66,7 +66,6 @@ def index() -> ResponseReturnValue:
         saved=services.saved_views(user),
         consolidated_choices=consolidation.choices(),
         report_choices=_report_choices() if user.has_role(Role.COMPILER) else [],
-        action_form=ActionForm(),
     )
 
 
@@ -103,7 +102,6 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         responses=reports.responses_for(submission),
         verdicts=reports.VERDICT_LABELS(),
         consolidated_choices=consolidation.choices(),
-        action_form=ActionForm(),
         **extra,
     ), status
 
