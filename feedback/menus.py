@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
-from sqlalchemy import DDL, event, insert, inspect, select, update
+from sqlalchemy import event, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -98,12 +99,18 @@ def version() -> int:
 
 
 def changed(connection: Connection) -> None:
-    """Raise the menus' version in ``connection``'s transaction (for writes outside the ORM)."""
-    raised = connection.execute(
-        update(CacheVersion).where(CacheVersion.name == MENUS).values(value=CacheVersion.value + 1)
+    """Raise the menus' version in ``connection``'s transaction (for writes outside the ORM).
+
+    One upsert: a new database has no row (so that it counts as empty to ``copy-database`` and
+    ``restore``), and two processes making the first change at once must not collide.
+    """
+    dialect = connection.dialect.name
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CacheVersion)
+    connection.execute(
+        upsert.values(name=MENUS, value=1).on_conflict_do_update(
+            index_elements=[CacheVersion.name], set_={"value": CacheVersion.value + 1}
+        )
     )
-    if raised.rowcount == 0:  # a database made before the row existed, or the row removed
-        connection.execute(insert(CacheVersion).values(name=MENUS, value=1))
 
 
 def _alters_menus(instance: object, new_or_deleted: bool) -> bool:
@@ -132,11 +139,6 @@ def _transaction_over(session: Session, *_args: object) -> None:
     session.info.pop(_PENDING, None)
 
 
-# The row every database starts with (the migration inserts it too); "menus" is MENUS.
-_FIRST_ROW = DDL(  # type: ignore[no-untyped-call]
-    "INSERT INTO cache_version (name, value) VALUES ('menus', 0)"
-)
-
 _HOOKS = (
     (Session, "before_flush", _before_flush),
     (Session, "after_commit", _transaction_over),
@@ -152,7 +154,4 @@ def install(app: Flask) -> None:
     for target, name, function in _HOOKS:
         if not event.contains(target, name, function):
             event.listen(target, name, function)
-    table = CacheVersion.__table__
-    if not event.contains(table, "after_create", _FIRST_ROW):
-        event.listen(table, "after_create", _FIRST_ROW)
     app.extensions.pop(_EXTENSION, None)

@@ -102,6 +102,7 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         responses=reports.responses_for(submission),
         verdicts=reports.VERDICT_LABELS(),
         consolidated_choices=consolidation.choices(),
+        action_form=ActionForm(),
         **extra,
     ), status
 
