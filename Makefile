@@ -5,19 +5,46 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 FLASK  := $(BIN)/flask --app feedback
 
-.PHONY: run test lint format bench init translations messages clean check-workbook security-scan audit
+# semgrep pins versions the app's environment cannot share (click), so it has a venv of its own.
+SEMGREP_VENV := .venv-semgrep
+
+.PHONY: run test lint format bench init translations messages clean check-workbook security-scan \
+	audit gates lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Installs verify every file against the hashes of the locks (SECURITY.md row 50): a tampered
+# file, or a dependency missing from the lock, fails here. The locks are made by `make lock`.
+$(VENV)/.runtime: requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.lock requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.runtime
+
+$(SEMGREP_VENV)/.installed: requirements-semgrep.lock
+	$(PYTHON) -m venv $(SEMGREP_VENV)
+	$(SEMGREP_VENV)/bin/pip install --quiet --require-hashes -r requirements-semgrep.lock
+	touch $@
+
+# After editing requirements*.txt: re-resolve against PyPI and record the sha256 of every file of
+# every pinned version (all platforms), from the index alone. Needs the network; commit the locks.
+# The dev lock is constrained by the runtime lock, so both install the same runtime versions.
+PIP_COMPILE = PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(VENV)/piptools/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock:
+	$(PYTHON) -m venv $(VENV)/piptools
+	$(VENV)/piptools/bin/pip install --quiet pip-tools==7.6.2
+	$(PIP_COMPILE) -o requirements.lock requirements.txt
+	$(PIP_COMPILE) -c requirements.lock -o requirements-dev.lock requirements-dev.txt
+	$(PIP_COMPILE) -o requirements-semgrep.lock requirements-semgrep.txt
+
+# CI's supply-chain and SAST gates, timed (scripts/gates.sh): semgrep with .semgrep/rules.yml,
+# detect-secrets against .secrets.baseline, pip-audit of the locks with expiring exceptions.
+gates: $(VENV)/.dev $(SEMGREP_VENV)/.installed
+	BIN=$(BIN) SEMGREP=$(SEMGREP_VENV)/bin/semgrep scripts/gates.sh
 
 # Compiled catalogs are build output, never committed.
 translations: $(VENV)/.runtime
@@ -61,17 +88,14 @@ check-workbook: $(VENV)/.dev translations
 security-scan: $(VENV)/.runtime translations
 	scripts/security_scan.sh
 
-# Not part of `make test` (needs the network): the supply-chain checks of SECURITY.md row 50.
-# No secret in a tracked file beyond the reviewed .secrets.baseline; a CycloneDX SBOM of the pinned
-# runtime dependencies in build/; pip-audit of both requirement files against PyPI's advisories
-# (--strict: a package it cannot look up fails the run rather than passing unseen).
-audit: $(VENV)/.dev
-	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
+# Release pipeline, with the network (deploy.md §10): the gates, a CycloneDX SBOM of the locked
+# runtime dependencies in build/, and pip-audit with --strict, which fails (instead of warning, as
+# in CI) when no vulnerability service can be reached.
+audit: gates
 	mkdir -p build
-	$(BIN)/cyclonedx-py requirements requirements.txt --pyproject pyproject.toml \
+	$(BIN)/cyclonedx-py requirements requirements.lock --pyproject pyproject.toml \
 		--mc-type application --output-reproducible --of JSON -o build/sbom.cdx.json
-	$(BIN)/pip-audit --vulnerability-service pypi --strict --no-deps --disable-pip \
-		-r requirements.txt -r requirements-dev.txt
+	$(BIN)/python scripts/pip_audit_gate.py --strict requirements-dev.lock requirements-semgrep.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
+	rm -rf $(VENV) $(SEMGREP_VENV) .mypy_cache .ruff_cache .pytest_cache build

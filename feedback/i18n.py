@@ -70,11 +70,13 @@ def template_gettext(context: Context, string: str, **variables: Any) -> str:
     # Markup(text): the text is our own catalogue's (as in Jinja's wrapper); variables are escaped.
     if variables:
         text = catalogue.ugettext(string)
+        # nosemgrep: markup-of-non-literal -- our catalogue's text; % escapes the variables
         return (Markup(text) if autoescape else text) % variables  # noqa: S704  # nosec B704
     done: dict[tuple[str, bool], str] = catalogue.__dict__.setdefault(_FORMATTED, {})
     key = (string, autoescape)
     if key not in done:
         text = catalogue.ugettext(string)
+        # nosemgrep: markup-of-non-literal -- our catalogue's text, no variables
         done[key] = (Markup(text) if autoescape else text) % {}  # noqa: S704  # nosec B704
     return done[key]
 

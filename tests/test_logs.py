@@ -130,7 +130,7 @@ def test_production_logs_json_and_a_second_app_replaces_the_handler(tmp_path: Pa
     settings = {
         "SECRET_KEY": "k" * 40,
         "TRUSTED_HOSTS": ["a.cn"],
-        "FIELD_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "FIELD_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",  # pragma: allowlist secret
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}",
         "UPLOAD_DIR": str(tmp_path / "up"),
     }

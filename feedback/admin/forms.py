@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -25,6 +24,7 @@ from wtforms.validators import (
 
 from feedback import labels
 from feedback.codes.regions import region_choices
+from feedback.forms import Form
 from feedback.i18n import lazy_gettext as _l
 from feedback.models import OrgKind, ParkGrade, ParkLevel, Role
 
@@ -41,7 +41,7 @@ def _choices(mapping: dict[str, Any], blank: str | None = None) -> list[tuple[st
     return [("", blank), *options] if blank is not None else options
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(Form):
     """Create or edit an organisation."""
 
     name = StringField(
@@ -85,7 +85,7 @@ class OrganisationForm(FlaskForm):
         return ParkLevel(self.park_level.data) if self.park_level.data else None
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     """Create or edit a user. The e-mail (login name) is fixed once created."""
 
     email = StringField(
@@ -127,7 +127,7 @@ class UserForm(FlaskForm):
         return {Role(value) for value in self.roles.data or []}
 
 
-class PlanItemForm(FlaskForm):
+class PlanItemForm(Form):
     """Create or edit a plan item."""
 
     code = StringField(_l("编号"), validators=[DataRequired(_l("请填写编号。")), Length(max=20)])
@@ -142,7 +142,7 @@ class PlanItemForm(FlaskForm):
     )
 
 
-class TagForm(FlaskForm):
+class TagForm(Form):
     """Add or rename a tag."""
 
     name = StringField(
@@ -150,7 +150,7 @@ class TagForm(FlaskForm):
     )
 
 
-class TagGroupNameForm(FlaskForm):
+class TagGroupNameForm(Form):
     """Rename a tag group (its code stays)."""
 
     name = StringField(
@@ -158,7 +158,7 @@ class TagGroupNameForm(FlaskForm):
     )
 
 
-class TagGroupForm(FlaskForm):
+class TagGroupForm(Form):
     """Add a tag group."""
 
     code = StringField(
@@ -169,5 +169,5 @@ class TagGroupForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """An empty form: a button that POSTs with a CSRF token."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
@@ -14,7 +13,7 @@ from feedback.audit import refusals
 from feedback.auth.blueprint import bp
 from feedback.exceptions import PermissionDenied, ValidationFailed
 from feedback.extensions import db
-from feedback.forms import show_errors
+from feedback.forms import Form, show_errors
 from feedback.i18n import gettext as _
 from feedback.i18n import lazy_gettext as _l
 from feedback.models import ApiToken, Role, Scope, User, utcnow
@@ -28,7 +27,7 @@ SCOPE_LABELS = {
 }
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     """Name, lifetime and scopes of a new token."""
 
     name = StringField(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from feedback.forms import Form
 from feedback.i18n import lazy_gettext as _l
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """E-mail and password."""
 
     email = StringField(
@@ -24,7 +24,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     """Current password, the new one twice."""
 
     current_password = PasswordField(
@@ -51,7 +51,7 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class MfaCodeForm(FlaskForm):
+class MfaCodeForm(Form):
     """The 6-digit code of an authenticator app."""
 
     code = StringField(
@@ -67,7 +67,7 @@ class MfaCodeForm(FlaskForm):
     )
 
 
-class RecoveryCodeForm(FlaskForm):
+class RecoveryCodeForm(Form):
     """One of the recovery codes shown when the authenticator was set up."""
 
     code = StringField(

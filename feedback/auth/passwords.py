@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from feedback.filing.text import nfc
 from feedback.i18n import gettext as _
 
 MIN_LENGTH = 8
@@ -62,16 +63,37 @@ def hasher() -> PasswordHasher:
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password``."""
-    return hasher().hash(password)
+    """An Argon2id hash of ``password`` in NFC.
+
+    ASVS has passwords used as given; normalising is acceptable when it is applied identically
+    when the password is set and when it is checked, and NFC makes "é" typed precomposed (most
+    keyboards) or decomposed (some input methods, pasted text) the same password. NFC, not
+    NFKC: a full-width "Ａ" stays a different character from "A".
+    """
+    return hasher().hash(nfc(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """True if ``password`` matches; never raises for a wrong or malformed hash."""
+    """True if ``password`` matches; never raises for a wrong or malformed hash.
+
+    Its NFC form is tried first (every hash made since NFC); then, for a password that NFC
+    changes, the characters as typed, which is how hashes made before were computed.
+    :func:`feedback.auth.services.authenticate` then rehashes in NFC.
+    """
+    candidates = dict.fromkeys((nfc(password), password))
+    return any(_matches(password_hash, candidate) for candidate in candidates)
+
+
+def _matches(password_hash: str, password: str) -> bool:
     try:
         return hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def is_normalised(password: str) -> bool:
+    """False for a password that NFC changes: a hash of it as typed should be redone in NFC."""
+    return nfc(password) == password
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -151,6 +173,7 @@ def password_problems(
     password: str, *, email: str = "", context: tuple[str, ...] = ()
 ) -> list[str]:
     """What is wrong with ``password`` as a new password, in Chinese; empty when acceptable."""
+    password = nfc(password)  # judged as it will be hashed
     problems: list[str] = []
     if len(password) < MIN_LENGTH:
         problems.append(_("密码至少需要 %(n)d 个字符。", n=MIN_LENGTH))

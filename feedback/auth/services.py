@@ -11,6 +11,7 @@ from feedback.audit.services import record
 from feedback.auth import sessions
 from feedback.auth.passwords import (
     hash_password,
+    is_normalised,
     needs_rehash,
     password_problems,
     verify_password,
@@ -98,7 +99,7 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> U
     if user.must_change_password and now - user.password_changed_at > initial_limit:
         record("login", actor=user, outcome="failure", reason="initial_password_expired")
         raise LoginFailed(_("初始密码已过期，请联系系统管理员重新设置。"))
-    if needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash) or not is_normalised(password):
         user.password_hash = hash_password(password)
     if user.mfa_enabled:
         record("login_password", actor=user)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     RadioField,
@@ -16,10 +15,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from feedback.codes.regions import provinces
+from feedback.forms import Form
 from feedback.i18n import lazy_gettext as _l
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     """Title, period, dates, instructions and who is asked."""
 
     title = StringField(

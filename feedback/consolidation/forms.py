@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
 from feedback.admin.forms import MultiCheckboxField
 from feedback.consolidation.services import SuggestionInput
 from feedback.filing.choices import plan_item_choices
+from feedback.forms import Form
 from feedback.i18n import lazy_gettext as _l
 
 
-class SuggestionForm(FlaskForm):
+class SuggestionForm(Form):
     """Title, problem and basis, suggestion, policy basis, department, plan items, sources."""
 
     version = HiddenField()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
@@ -31,6 +30,7 @@ from feedback.filing.kinds import (
     Sensitivity,
 )
 from feedback.filing.services import SubmissionInput
+from feedback.forms import Form
 from feedback.i18n import gettext as _
 from feedback.i18n import lazy_gettext as _l
 from feedback.paging import bounded_int
@@ -46,7 +46,7 @@ class MarkRequired:
         return None
 
 
-class SubmissionFormBase(FlaskForm):
+class SubmissionFormBase(Form):
     """Fields every kind has. Checks only shape; the services apply the quality rules."""
 
     idempotency_key = HiddenField()
@@ -157,7 +157,7 @@ def fill_choices(
     form.sensitivity.choices = [(k.value, label) for k, label in SENSITIVITY_LABELS.items()]
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     """A decision with a note (return, reject)."""
 
     note = TextAreaField(_l("说明"), validators=[Length(max=4000)], render_kw={"rows": 3})

@@ -35,6 +35,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 
 from feedback.filing.scanning import scan_upload
+from feedback.filing.text import nfc
 
 __all__ = [
     "ALLOWED_TYPES",
@@ -162,7 +163,7 @@ class CheckedFile:
 def clean_original_name(raw: str) -> str:
     """Return ``raw`` made safe for display: NFC, no control characters, last path component
     only, trimmed, at most 200 characters (keeping the extension); "" if nothing is left."""
-    name = unicodedata.normalize("NFC", raw)
+    name = nfc(raw)  # file names arrive in multipart parts, not through a form field
     # Cc/Cf hide or reorder text (NUL, U+202E right-to-left override); lone surrogates (Cs)
     # cannot be encoded as UTF-8 and would fail later in the database or the response.
     name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf", "Cs"})

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
+from feedback.forms import Form
 from feedback.i18n import lazy_gettext as _l
 from feedback.paging import bounded_int
 from feedback.reports.services import ReportInput
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     """Title, period, scope and issuing organisation."""
 
     version = HiddenField()
@@ -43,7 +43,7 @@ class ReportForm(FlaskForm):
         )
 
 
-class SentForm(FlaskForm):
+class SentForm(Form):
     """When, how and under which document number a version went to the ministry."""
 
     sent_on = DateField(_l("报送日期"), validators=[DataRequired(_l("请选择报送日期。"))])
