@@ -88,6 +88,10 @@ THREADS = int(os.environ.get("FEEDBACK_BENCH_THREADS", "4"))
 LOGINS = int(os.environ.get("FEEDBACK_BENCH_LOGINS", "40"))
 SECRET_KEY = "b" * 40  # the key make_app uses, so both processes sign sessions alike
 LOGIN_LIMIT = "100000 per minute"
+# One browser: the login and wrk send the same User-Agent. Flask-Login's session protection
+# marks a session no longer fresh (and so re-signs its cookie) when the agent changes; wrk
+# replays the cookie of the login, so with another agent every request would be re-signed.
+USER_AGENT = "Mozilla/5.0 (feedback load bench)"
 ACCESS_FORMAT = "%(m)s %(U)s %(q)s %(s)s %(D)s"
 
 
@@ -363,7 +367,7 @@ def exceptions(error_log: str) -> list[str]:
 
 def login(base: str, email: str, password: str, totp: str | None = None) -> httpx.Client:
     """An httpx client with a session for ``email`` (password, then the TOTP code for staff)."""
-    client = httpx.Client(base_url=base, timeout=30)
+    client = httpx.Client(base_url=base, timeout=30, headers={"User-Agent": USER_AGENT})
 
     def post(path: str, data: dict[str, str]) -> httpx.Response:
         token = TOKEN.search(client.get(path).text)
@@ -405,7 +409,7 @@ def wrk(url: str, clients: int, cookie: str) -> dict[str, int]:
         "--duration", f"{SECONDS}s", "--timeout", "30s", "--script", str(LUA),
     ]  # fmt: skip
     if cookie:
-        command += ["--header", f"Cookie: {cookie}"]
+        command += ["--header", f"Cookie: {cookie}", "--header", f"User-Agent: {USER_AGENT}"]
     done = subprocess.run(  # nosec B603 B607 - wrk from the system, fixed arguments
         [*command, url], capture_output=True, text=True, check=True, timeout=SECONDS + 60
     )
