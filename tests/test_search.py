@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import uuid
 from collections import Counter
@@ -844,3 +846,133 @@ def test_a_plain_search_with_many_hits_still_counts_exactly(
     assert following.total == 7 and len(following.rows) == 3
     filtered = queue.page(queue.QueueFilters(q="安全", kind="problem"), reviewer)
     assert filtered.total is None and not filtered.counts.exact
+
+
+# -- PostgreSQL: the SQL tokenizer and the index it feeds -----------------------------------------
+
+# Text that tends to split differently: full-width Latin and digits, underscores, Hangul (syllables
+# and jamo), kana with separate voicing marks, CJK extension B, compatibility ideographs, Kangxi
+# radicals, enclosed and squared forms, emoji, Latin runs past MAX_WORD_CHARS, case mappings that
+# change length (İ) or depend on context (final sigma), combining marks, numerics, punctuation.
+NASTY = [
+    "ＨＡＺＯＰ２０２６年：ａｂｃ＿ｄｅｆ",
+    "snake_case__double_ under_score _",
+    "한국어 텍스트 ㄱㄴㄷ ᄀᄁ ﾊﾝｶｸ",
+    "か\u3099き\u309aく ガギグ ｶﾞｷﾞ・ヽヾ〆々〇",
+    "𠀀𠀁𪜀 𠮷野家 \U0002f800\U0002f801",
+    "豈更車 \uf900\ufa0e\ufa0f\ufa10 ⼀⼆⼈ ⺟⻳",
+    "㈠㈱㊀ ㍿ 🈐🈯 ①②③ ½ ² ³ Ⅻ ⅻ",
+    "emoji 😀👩‍👩‍👧 🇨🇳 ❤️ x😀y",
+    "a" * 150 + " " + "b" * 100 + "c" + " " + "d" * 201,
+    "İstanbul ΣΊΣΥΦΟΣ ὈΔΥΣΣΕΎΣ ß ẞ ﬃ Ǆ ǅ",
+    "e\u0301 n\u0303 a\u0308\u0304 ह\u093f\u0902दी ไทย",
+    "安全，生产！“双重预防”——（试点）【通知】《办法》…—～·",
+    "tab\tnew\nline\r\nnbsp\u00a0ideo\u3000zw\u200bj\u200d",
+    "١٢٣ ۴۵۶ ߀ ０１ 𝟎𝟏 ⁰¹ ₀₁",
+    "mixed中文English混合123数字",
+    "",
+    "   \n\t ",
+]
+
+
+def _postgres_only() -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the SQL tokenizer exists on PostgreSQL only")
+
+
+def _python_grams(text_: str) -> set[str]:
+    tokens = search._tokens(text_)
+    return set(tokens) | {f"{a} {b}" for a, b in itertools.pairwise(tokens)}
+
+
+@pytest.mark.parametrize("raw", NASTY)
+def test_the_sql_tokenizer_equals_python(app: Flask, raw: str) -> None:
+    _postgres_only()
+    split = db.session.scalar(text("SELECT feedback_search_split(:raw)"), {"raw": raw})
+    assert split == search.split_for_index(raw)
+    grams = db.session.scalar(
+        text("SELECT feedback_search_grams(:raw, '', '{}', NULL)"), {"raw": raw}
+    )
+    assert set(grams) == _python_grams(raw)
+
+
+def test_the_sql_document_equals_python(app: Flask) -> None:
+    """Sections are read as JSON (escapes, order), names joined: the same tokens as Python."""
+    _postgres_only()
+    cases = [
+        ("标题", "摘要", json.dumps({"b": '第一\n行"引号"', "a": "ÀB\\c"}, ensure_ascii=False)),
+        ("t", "", json.dumps({"x": "\u4e2d\u6587"})),  # escaped CJK (ensure_ascii=True)
+        ("t", "s", "not json at all 不是"),
+        ("t", "s", '["列表", 1.5, true]'),
+        ("t", "s", "null"),
+        ("t", "s", ""),
+    ]
+    for title, summary, sections in cases:
+        names = ["附件一.pdf", "ｒｅｐｏｒｔ_2026.xlsx"]
+        expected = search.split_for_index(search._document(title, summary, sections, names))
+        split = db.session.scalar(
+            text("SELECT feedback_search_split(feedback_search_document(:t, :s, :j, :n))"),
+            {"t": title, "s": summary, "j": sections, "n": "\n".join(names)},
+        )
+        assert split == expected, sections
+
+
+def test_the_query_grams_are_the_phrase_grams(app: Flask) -> None:
+    _postgres_only()
+    grams = db.session.scalar(
+        text("SELECT feedback_search_query_grams(ARRAY['停', '安 全', '精 细 化 工'])")
+    )
+    assert set(grams) == {"停", "安 全", "精 细", "细 化", "化 工"}
+    # A phrase the SQL tokenizer finds nothing in matches nothing (never everything).
+    assert db.session.scalar(text("SELECT feedback_search_query_grams(ARRAY['停', '，'])")) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "query", "hit"),
+    [
+        ("精细，化工反应", "精细化工", True),  # across punctuation: no literal match
+        ("精细\n化工反应", "细化工反", True),
+        ("精细化工", "精细化工反应", False),
+        ("\uf9b4\u7d30\u5316", "\u7cbe\u7d30\u5316", False),  # F9B4 is 零, not 精
+        ("\u2f00\u4e8c\u4e09", "\u4e00\u4e8c\u4e09", True),  # Kangxi ⼀ is 一 after NFKC
+        ("\u5316\u5de5 hazop分析报告", "hazop分析报", True),
+        ("xhazop分析报告", "hazop分析报", False),  # a Latin token is whole
+        ("分析HAZOP报告", "析hazop报", True),
+    ],
+)
+def test_long_phrases_are_confirmed_exactly(
+    author: User, written: str, query: str, hit: bool
+) -> None:
+    submission = make_submission(author, title="无关", sections={"description": written})
+    assert (found(query) == {submission.id}) is hit
+    # Across two sections (JSON between them) and into an attachment name, as Python joins them.
+    across = make_submission(
+        author, title="无关", sections={"description": "报告精细", "impact": "化工反应"}
+    )
+    assert found("精细化工") >= {across.id}
+
+
+def test_postgres_counts_read_the_grams_index(author: User) -> None:
+    """Even for a word in every row, the planner reads the index rather than computing grams
+    row by row (which would take a minute at 100,000): the grams have no statistics."""
+    _postgres_only()
+    template = make_submission(author, title="园区安全检查", sections={"description": "园区"})
+    columns = [c.name for c in Submission.__table__.columns if c.name != "id"]
+    overrides = {"reference": "'P' || g", "idempotency_key": "'plan-' || g"}
+    values = ", ".join(overrides.get(name, name) for name in columns)
+    db.session.execute(
+        text(
+            f"INSERT INTO submission ({', '.join(columns)}) SELECT {values} "  # noqa: S608 - our own column names
+            "FROM submission, generate_series(1, 3000) AS g WHERE submission.id = :template"
+        ),
+        {"template": template.id},
+    )
+    db.session.commit()
+    db.session.execute(text("ANALYZE submission"))
+    for query in ("园区", "园", "园区安全检查"):
+        statement = select(func.count()).select_from(Submission).where(search.matching(query))
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(db.session.scalars(text(f"EXPLAIN {compiled}")))
+        assert f"Bitmap Index Scan on {search.POSTGRES_INDEX}" in plan, plan
+        assert "Filter: (feedback_search_grams" not in plan, plan
+        assert db.session.scalar(statement) == 3001
