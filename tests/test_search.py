@@ -976,3 +976,15 @@ def test_postgres_counts_read_the_grams_index(author: User) -> None:
         assert f"Bitmap Index Scan on {search.POSTGRES_INDEX}" in plan, plan
         assert "Filter: (feedback_search_grams" not in plan, plan
         assert db.session.scalar(statement) == 3001
+
+
+def test_the_newest_hits_window_grows_until_it_holds_a_page(
+    author: User, reviewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's page of a search with many hits comes from a window of the newest rows:
+    started at one row and doubled, it must still give the pages the generic query gives."""
+    monkeypatch.setattr(search, "FIRST_WINDOW", 1)
+    monkeypatch.setattr(search, "WINDOW_SLACK", 0)
+    monkeypatch.setattr(search, "WINDOW_GROWTH", 2)
+    monkeypatch.setattr(search, "MAX_WINDOW", 8)  # and past it, every hit sorted
+    test_the_queue_search_equals_the_generic_query_page_by_page(author, reviewer, monkeypatch, 0)
