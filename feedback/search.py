@@ -488,12 +488,14 @@ def postgres_functions() -> list[str]:
         "feedback_search_document(title, summary, sections, names)) || ' ', "
         "' ' || feedback_search_split(phrase) || ' ') > 0 $f$",
         # Necessary for a Han phrase (literal: its characters) to be in the document: they occur
-        # in order in the raw columns with no CJK character between (JSON syntax, keys and
-        # escapes are ASCII), unless NFKC could make a CJK character out of another one.
+        # in order in the raw columns with no CJK character between, as JSON syntax and the
+        # section keys (the kinds' ASCII names) are not CJK; unless an escape (\u, written by
+        # ensure_ascii=True, which no writer uses) or NFKC could make a CJK character.
         f"CREATE FUNCTION feedback_search_may_hold({columns}, literal text) RETURNS boolean "
         "LANGUAGE sql IMMUTABLE AS $f$ "
         "SELECT concat_ws(E'\\n', title, summary, sections, names) "
         f"~ (regexp_replace(literal, '(.)(?=.)', '\\1[^{cjk}]*', 'g')) "
+        "OR strpos(sections, '\\u') > 0 "
         f"OR concat_ws(E'\\n', title, summary, sections, names) ~ '[{unstable}]' $f$",
     ]
 

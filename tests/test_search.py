@@ -325,7 +325,7 @@ def test_a_change_outside_the_text_keeps_the_index_row(
         corpus["hot"].priority = 2
         corpus["hot"].assignee_id = author.id
         db.session.commit()
-    assert not [s for s in seen if "submission_fts" in s or "submission_search" in s]
+    assert not [s for s in seen if "submission_fts" in s or search.POSTGRES_NAMES in s]
     assert found("动火作业") == ids(corpus, "hot")
 
 
@@ -988,3 +988,17 @@ def test_the_newest_hits_window_grows_until_it_holds_a_page(
     monkeypatch.setattr(search, "WINDOW_GROWTH", 2)
     monkeypatch.setattr(search, "MAX_WINDOW", 8)  # and past it, every hit sorted
     test_the_queue_search_equals_the_generic_query_page_by_page(author, reviewer, monkeypatch, 0)
+
+
+def test_a_long_phrase_in_escaped_json_is_found(author: User) -> None:
+    """Sections written with ensure_ascii=True (no writer does; a Core write could) hold no
+    CJK character as such: PostgreSQL's cheap regex must not rule them out."""
+    submission = make_submission(author, title="无关")
+    escaped = json.dumps({"description": "报告精细，化工反应"}, ensure_ascii=True)
+    db.session.execute(
+        text("UPDATE submission SET sections_json = :j WHERE id = :id"),
+        {"j": escaped, "id": submission.id},
+    )
+    search.reindex(db.session, [submission.id])
+    assert found("精细化工反应") == {submission.id}
+    assert found("精细化工反映") == set()
