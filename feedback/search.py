@@ -942,29 +942,40 @@ def _postgres_sql(phrases: Sequence[str]) -> tuple[str, dict[str, Any]]:
 def _postgres_hits(
     connection: Connection, phrases: Sequence[str], statuses: Iterable[Status]
 ) -> Hits:
-    """:func:`received_hits` on PostgreSQL: one pass over the hits, grouped by status."""
+    """:func:`received_hits` on PostgreSQL: the hits themselves when there are few (one pass
+    that stops after FEW_HITS + 1), else a count per status (a second pass over them all)."""
     condition, params = _postgres_sql(phrases)
-    rows = connection.execute(
+    received = {"received": [status.value for status in QUEUE_STATUSES]}
+    expanding: BindParameter[Any] = bindparam("received", expanding=True)
+    first = connection.execute(
         text(
-            f"SELECT status, count(*) FROM submission WHERE {condition} "  # noqa: S608  # nosec B608 - our own SQL and bound parameters
-            "AND status IN :received GROUP BY status"
-        ).bindparams(bindparam("received", expanding=True)),
-        {**params, "received": [status.value for status in QUEUE_STATUSES]},
+            f"SELECT id, status FROM submission WHERE {condition} "  # noqa: S608  # nosec B608
+            "AND status IN :received LIMIT :few"
+        ).bindparams(expanding),
+        {**params, **received, "few": FEW_HITS + 1},
     ).all()
     counts = dict.fromkeys(QUEUE_STATUSES, 0)
+    wanted = set(statuses)
+    if len(first) <= FEW_HITS:
+        for _sid, status in first:
+            counts[Status(status)] += 1
+        return Hits(counts, [int(sid) for sid, status in first if Status(status) in wanted])
+    rows = connection.execute(
+        text(
+            f"SELECT status, count(*) FROM submission WHERE {condition} "  # noqa: S608  # nosec B608
+            "AND status IN :received GROUP BY status"
+        ).bindparams(expanding),
+        {**params, **received},
+    ).all()
     counts.update({Status(status): int(count) for status, count in rows})
-    wanted = [status.value for status in statuses if status in counts]
-    if sum(counts[Status(status)] for status in wanted) > FEW_HITS:
+    if sum(counts[status] for status in wanted) > FEW_HITS:
         return Hits(counts, None)
-    if not wanted:
-        return Hits(counts, [])
-    # Few: listed by a second pass (an array of every id in the first one cost more than this
-    # for a word in most submissions).
+    # Many hits, but few in the statuses asked for: list those.
     ids = connection.scalars(
         text(
-            f"SELECT id FROM submission WHERE {condition} AND status IN :wanted"  # noqa: S608  # nosec B608 - our own SQL and bound parameters
+            f"SELECT id FROM submission WHERE {condition} AND status IN :wanted"  # noqa: S608  # nosec B608
         ).bindparams(bindparam("wanted", expanding=True)),
-        {**params, "wanted": wanted},
+        {**params, "wanted": [status.value for status in wanted]},
     )
     return Hits(counts, [int(sid) for sid in ids])
 
