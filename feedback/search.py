@@ -427,8 +427,12 @@ def _classes() -> _Classes:
     )
 
 
-def postgres_functions() -> list[str]:
-    """``CREATE FUNCTION`` statements of the SQL tokenizer and its helpers (PostgreSQL).
+def postgres_functions(schema: str) -> list[str]:
+    """``CREATE FUNCTION`` statements of the SQL tokenizer and its helpers (PostgreSQL), in
+    ``schema`` (a quoted identifier).
+
+    The bodies call one another by qualified name: the index calls them while ``pg_restore``
+    builds it with an empty ``search_path``, where unqualified names are not found.
 
     ``feedback_search_split`` equals :func:`split_for_index`: NFKC, lowercase (ICU's root
     locale, which maps case like Python, whatever the database's collation), a space around
@@ -446,7 +450,7 @@ def postgres_functions() -> list[str]:
     )
     columns = "title text, summary text, sections text, names text"
     # Bandit B608 / ruff S608 are false positives below: DDL of our own constants, no input.
-    return [  # nosec B608
+    statements = [  # nosec B608
         "CREATE FUNCTION feedback_search_split(doc text) RETURNS text "
         f"LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ {split} $f$",
         # json.loads as _document() reads it: the values of an object, in order; the text as it
@@ -499,6 +503,14 @@ def postgres_functions() -> list[str]:
         "OR strpos(sections, '\\u') > 0 "
         f"OR concat_ws(E'\\n', title, summary, sections, names) ~ '[{unstable}]' $f$",
     ]
+    qualified = []
+    for statement in statements:
+        head, body, tail = statement.split("$f$")
+        qualified.append(
+            head.replace("CREATE FUNCTION ", f"CREATE FUNCTION {schema}.")
+            + f"$f${body.replace('feedback_search_', f'{schema}.feedback_search_')}$f${tail}"
+        )
+    return qualified
 
 
 POSTGRES_FUNCTION_NAMES = (

@@ -53,7 +53,10 @@ def upgrade():
         "SELECT submission_id, string_agg(original_name, E'\\n' ORDER BY id) AS joined "
         "FROM attachment GROUP BY submission_id) AS names WHERE names.submission_id = submission.id"
     )
-    for statement in postgres_functions():
+    schema = bind.dialect.identifier_preparer.quote_schema(
+        bind.exec_driver_sql("SELECT current_schema()").scalar()
+    )
+    for statement in postgres_functions(schema):
         bind.exec_driver_sql(statement)
     bind.exec_driver_sql(
         f"CREATE INDEX {INDEX} ON submission USING gin "
