@@ -164,14 +164,21 @@ def _index_sizes(database: str) -> dict[str, int]:
             )
         ).all()
         return {str(name): int(size) for name, size in rows}
-    # The expression index, and the one column that exists only for search (attachment names).
     sizes = db.session.execute(
         text(
-            f"SELECT pg_relation_size('{search.POSTGRES_INDEX}'), "  # noqa: S608 - our constants
-            f"coalesce(sum(pg_column_size({search.POSTGRES_NAMES})), 0) FROM submission"
+            "SELECT pg_relation_size('submission_search'), "
+            "pg_total_relation_size('submission_search') - pg_relation_size('submission_search') "
+            "- pg_indexes_size('submission_search'), "
+            "pg_relation_size('ix_submission_search_document'), "
+            "pg_relation_size('pk_submission_search')"
         )
     ).one()
-    return {"GIN index (grams)": int(sizes[0]), "search_names column": int(sizes[1])}
+    return {
+        "table (tsvector)": int(sizes[0]),
+        "TOAST": int(sizes[1]),
+        "GIN index": int(sizes[2]),
+        "primary key": int(sizes[3]),
+    }
 
 
 def _times(ratio: float) -> str:

@@ -15,17 +15,9 @@ substring is found, one- and two-character words included, straight from the ind
   an id doubled the index. ``submission_fts_doc`` maps keys to submissions and keeps a digest
   of the tokens each was indexed with: a contentless table forgets a document only when given
   exactly those tokens (SQLite 3.40 has no ``contentless_delete``), and the digest proves them.
-- PostgreSQL: no copy of the text. A GIN index over an expression of ``submission``'s own
-  columns (:data:`POSTGRES_INDEX`) holds the distinct tokens and pairs of consecutive tokens
-  ("grams") of each document, tokenized in SQL by functions that equal :func:`_tokens` (created
-  by migration d1e2f3a4b5c6 from :func:`postgres_functions`; tests compare the two on a nasty
-  corpus). Attachment names are kept on the row in ``submission.search_names`` (not in the
-  models) so that the expression sees the whole document. A phrase of one or two tokens is one
-  gram: the index answers it exactly. A longer one needs all its pairs (the index) and then a
-  check of the candidates: a literal ``strpos`` for a phrase of Han characters (sufficient), else
-  the SQL tokenizer on the row (exact, slow), tried only when a cheap necessary regex passes.
-  At 100,000 submissions the index is 0.75× the text when built at once (the migration, a
-  REINDEX) and ~1.0× after growing row by row; no copy of the text is stored.
+- PostgreSQL: ``submission_search`` holds ``to_tsvector('simple', <pre-split text>)`` under a GIN
+  index and is queried with ``phraseto_tsquery``. A tsvector records positions only up to 16,383,
+  so a text longer than :data:`WINDOW_TOKENS` tokens is stored as several overlapping parts.
 
 A query is split on whitespace into terms; a submission matches when it contains every term
 (each term a phrase). Characters that are neither letters nor digits are not indexed, so
@@ -33,20 +25,17 @@ punctuation in a query is ignored and a phrase may run across punctuation in the
 
 The index is kept in step with ORM writes by the session hooks of :func:`install`. Core
 inserts and bulk updates bypass the ORM: call :func:`reindex` after them (on SQLite, a changed or
-deleted row whose old text is gone makes it rebuild the whole index, logged as a warning). On
-PostgreSQL the expression index follows every write of ``submission`` by itself; only attachment
-names (``search_names``) need the hooks or :func:`reindex`.
+deleted row whose old text is gone makes it rebuild the whole index, logged as a warning).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -64,7 +53,6 @@ from sqlalchemy import (
     inspect,
     literal,
     literal_column,
-    or_,
     select,
     table,
     text,
@@ -87,12 +75,7 @@ log = logging.getLogger(__name__)
 # 6f7a8b9c0d07), including the shadow tables FTS5 creates for ``submission_fts``.
 SQLITE_TABLE = "submission_fts"
 SQLITE_DOC_TABLE = "submission_fts_doc"
-# The tsvector table PostgreSQL used before migration d1e2f3a4b5c6 (its downgrade restores it).
 POSTGRES_TABLE = "submission_search"
-# PostgreSQL since d1e2f3a4b5c6: the expression index, and the column of attachment names it
-# reads (kept by the hooks; neither is in the models, as SQLite has neither).
-POSTGRES_INDEX = "ix_submission_search_grams"
-POSTGRES_NAMES = "search_names"
 FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
 SEARCH_TABLES = frozenset(
     {
@@ -126,7 +109,11 @@ FEW_HITS = 200
 
 # Rows are read and written this many submissions at a time.
 CHUNK = 2_000
-# A phrase is searched with at most this many tokens.
+# Tokens per PostgreSQL part, below the tsvector position limit of 16,383 with room to spare in
+# case the parser splits a token of ours in two.
+WINDOW_TOKENS = 15_000
+# A phrase is searched with at most this many tokens, and consecutive parts overlap by as
+# many, so that every phrase that is searched lies wholly inside one part.
 MAX_PHRASE_TOKENS = 64
 # At most this many whitespace-separated terms of a query are searched.
 MAX_TERMS = 8
@@ -244,25 +231,15 @@ class _IndexMatch(ColumnElement[bool]):
     # An IN is a truth value of its own: without this, SQLite would get "(… IN …) = 1", which
     # hides the IN from the planner.
     _is_implicitly_boolean = True
-    # ``checks`` (how PostgreSQL confirms each phrase, see _phrase_check) shapes the SQL, so it
-    # is part of the cache key; ``literals`` are the Han phrases written without spaces.
     _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's traversal protocol)
         ("id_column", InternalTraversal.dp_clauseelement),
         ("phrases", InternalTraversal.dp_clauseelement_tuple),
-        ("literals", InternalTraversal.dp_clauseelement_tuple),
-        ("checks", InternalTraversal.dp_plain_obj),
     ]
 
     def __init__(self, id_column: ColumnElement[int], phrases: Sequence[str]) -> None:
         self.id_column = id_column
         self.phrases: tuple[BindParameter[str], ...] = tuple(
             bindparam(None, phrase, type_=String(), unique=True) for phrase in phrases
-        )
-        self.checks: tuple[str, ...] = tuple(_phrase_check(phrase) for phrase in phrases)
-        self.literals: tuple[BindParameter[str], ...] = tuple(
-            bindparam(None, phrase.replace(" ", ""), type_=String(), unique=True)
-            for phrase, check in zip(phrases, self.checks, strict=True)
-            if check == _CHECK_HAN
         )
 
 
@@ -287,16 +264,16 @@ def _compile_sqlite(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> s
 
 @compiles(_IndexMatch, "postgresql")
 def _compile_postgresql(element: _IndexMatch, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.id_column, **kw)
-    condition = _postgres_condition(
-        "search_hit",
-        [compiler.process(p, **kw) for p in element.phrases],
-        element.checks,
-        [compiler.process(p, **kw) for p in element.literals],
+    query = " && ".join(
+        f"phraseto_tsquery('simple', {compiler.process(p, **kw)})" for p in element.phrases
     )
-    # A row of its own (search_hit) rather than the outer one, which may be any alias.
-    # Bandit B608 is a false positive: only compiled fragments (column, bound parameters).
-    return f"({column} IN (SELECT search_hit.id FROM submission AS search_hit WHERE {condition}))"  # noqa: S608  # nosec B608
+    column = compiler.process(element.id_column, **kw)
+    # Only compiled fragments (a column, bound parameters) are interpolated.
+    return (
+        # Bandit B608 is a false positive: only compiled fragments (column, bound parameters).
+        f"({column} IN (SELECT submission_search.submission_id FROM submission_search "  # noqa: S608  # nosec B608
+        f"WHERE submission_search.document @@ ({query})))"
+    )
 
 
 @compiles(_IndexMatch)
@@ -316,215 +293,20 @@ def matching(query: str) -> ColumnElement[bool]:
     return _IndexMatch(Submission.__table__.c.id, phrases)
 
 
-# -- PostgreSQL: grams of the document, tokenized in SQL ----------------------------------------
-
-# How a phrase is confirmed once the index has found the rows holding all its grams.
-_CHECK_NONE = "index"  # one or two tokens: a single gram, exact
-_CHECK_HAN = "han"  # Han characters only: a literal match on the row, else the tokenizer
-_CHECK_TOKENS = "tokens"  # anything else: the SQL tokenizer on the row
-# Han ideographs that NFKC leaves alone and that never compose with a neighbour (the CJK
-# compatibility blocks, which NFKC maps to other characters, are left out): a phrase of these
-# written in a column as it is, is a phrase of the document.
-_STABLE_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002f7ff\U0002fa20-\U0003ffff]")
-
-
-def _phrase_check(phrase: str) -> str:
-    """How PostgreSQL confirms ``phrase`` (pre-split tokens) after the index."""
-    tokens = phrase.split(" ")
-    if len(tokens) <= 2:
-        return _CHECK_NONE
-    if all(len(token) == 1 and _STABLE_HAN.match(token) for token in tokens):
-        return _CHECK_HAN
-    return _CHECK_TOKENS
-
-
-def _postgres_condition(
-    alias: str, phrases: Sequence[str], checks: Sequence[str], literals: Sequence[str]
-) -> str:
-    """SQL: the row ``alias`` of ``submission`` holds every phrase (bound parameters).
-
-    The index finds rows with every gram of every phrase: a phrase of one or two tokens needs
-    nothing more. For longer ones, a literal occurrence in one column settles it (Han phrases);
-    otherwise the row is tokenized in SQL, but only where a regex that every true match passes
-    (the phrase's characters in order with no CJK character between, on the raw columns) does,
-    or where NFKC could turn something into a CJK character.
-    """
-    columns = ", ".join(
-        f"{alias}.{name}" for name in ("title", "summary", "sections_json", POSTGRES_NAMES)
-    )
-    parts = [
-        f"feedback_search_grams({columns}) @> feedback_search_query_grams"
-        f"(ARRAY[{', '.join(phrases)}]::text[])"
-    ]
-    han = iter(literals)
-    for phrase, check in zip(phrases, checks, strict=True):
-        if check == _CHECK_NONE:
-            continue
-        contains = f"feedback_search_contains({columns}, {phrase})"
-        if check == _CHECK_TOKENS:
-            parts.append(contains)
-            continue
-        literal = next(han)
-        found = " OR ".join(
-            f"strpos(coalesce({alias}.{name}, ''), {literal}) > 0"
-            for name in ("title", "summary", "sections_json", POSTGRES_NAMES)
-        )
-        parts.append(
-            f"({found} OR (feedback_search_may_hold({columns}, {literal}) AND {contains}))"
-        )
-    return " AND ".join(parts)
-
-
-def _code_point_ranges(inside: Callable[[str], bool]) -> list[tuple[int, int]]:
-    """The code points whose character ``inside`` accepts, as inclusive ranges."""
-    ranges: list[tuple[int, int]] = []
-    start = None
-    for point in range(0x110000):
-        if not 0xD800 <= point <= 0xDFFF and inside(chr(point)):
-            if start is None:
-                start = point
-        elif start is not None:
-            ranges.append((start, point - 1))
-            start = None
-    if start is not None:
-        ranges.append((start, 0x10FFFF))
-    return ranges
-
-
-def _bracket(ranges: Iterable[tuple[int, int]]) -> str:
-    """The inside of a PostgreSQL regex bracket expression for ``ranges`` (ASCII escapes)."""
-
-    def one(point: int) -> str:
-        return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
-
-    return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
-
-
-class _Classes(NamedTuple):
-    """PostgreSQL bracket contents (see :func:`_classes`)."""
-
-    word: str  # letters and digits of words: Python's [^\W_], less CJK
-    cjk: str  # characters indexed one by one (_CJK)
-    unstable: str  # characters that NFKC turns into something holding a CJK character
-
-
-@functools.cache
-def _classes() -> _Classes:
-    """The character classes of :func:`_tokens`, spelled out code point by code point from
-    Python's own tables, so that the SQL tokenizer depends on neither the database's locale nor
-    its collation. About a second, for DDL and tests only."""
-    cjk = re.compile(f"[{_CJK}]")
-    word = re.compile(f"[^\\W_{_CJK}]")
-
-    def unstable(char: str) -> bool:
-        folded = unicodedata.normalize("NFKC", char)
-        return folded != char and cjk.search(folded) is not None
-
-    return _Classes(
-        _bracket(_code_point_ranges(lambda char: word.match(char) is not None)),
-        _bracket(_code_point_ranges(lambda char: cjk.match(char) is not None)),
-        _bracket(_code_point_ranges(unstable)),
-    )
-
-
-def postgres_functions(schema: str) -> list[str]:
-    """``CREATE FUNCTION`` statements of the SQL tokenizer and its helpers (PostgreSQL), in
-    ``schema`` (a quoted identifier).
-
-    The bodies call one another by qualified name: the index calls them while ``pg_restore``
-    builds it with an empty ``search_path``, where unqualified names are not found.
-
-    ``feedback_search_split`` equals :func:`split_for_index`: NFKC, lowercase (ICU's root
-    locale, which maps case like Python, whatever the database's collation), a space around
-    every CJK character, runs of word characters cut every MAX_WORD_CHARS, anything else a
-    separator. The grams function is costly on purpose (COST): the planner must find rows by
-    the index, never by computing grams row by row.
-    """
-    word, cjk, unstable = _classes()
-    split = (
-        "SELECT btrim(regexp_replace(regexp_replace(regexp_replace("
-        'lower(normalize(doc, NFKC) COLLATE "und-x-icu"), '
-        f"'([{cjk}])', ' \\1 ', 'g'), "
-        f"'([{word}]{{{MAX_WORD_CHARS}}})(?=[{word}])', '\\1 ', 'g'), "
-        f"'[^{word}{cjk}]+', ' ', 'g'), ' ')"
-    )
-    columns = "title text, summary text, sections text, names text"
-    # Bandit B608 / ruff S608 are false positives below: DDL of our own constants, no input.
-    statements = [  # nosec B608
-        "CREATE FUNCTION feedback_search_split(doc text) RETURNS text "
-        f"LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ {split} $f$",
-        # json.loads as _document() reads it: the values of an object, in order; the text as it
-        # is when it is not an object (or not JSON at all).
-        "CREATE FUNCTION feedback_search_sections(sections text) RETURNS text "
-        "LANGUAGE plpgsql IMMUTABLE STRICT AS $f$ BEGIN "
-        "IF json_typeof(sections::json) = 'object' THEN "
-        "RETURN (SELECT string_agg(value, E'\\n') FROM json_each_text(sections::json)); "
-        "ELSIF json_typeof(sections::json) = 'null' THEN RETURN 'None'; END IF; "
-        "RETURN sections; EXCEPTION WHEN others THEN RETURN sections; END $f$",
-        f"CREATE FUNCTION feedback_search_document({columns}) RETURNS text "
-        "LANGUAGE sql IMMUTABLE AS $f$ SELECT concat_ws(E'\\n', title, summary, "
-        "feedback_search_sections(sections), names) $f$",
-        # Every distinct token and pair of consecutive tokens.
-        f"CREATE FUNCTION feedback_search_grams({columns}) RETURNS text[] "  # noqa: S608  # nosec B608
-        "LANGUAGE sql IMMUTABLE COST 10000 AS $f$ "
-        "SELECT coalesce(array_agg(DISTINCT gram), '{}') FROM ("
-        "SELECT token, lead(token) OVER (ORDER BY position) AS next FROM unnest(string_to_array("
-        "feedback_search_split(feedback_search_document(title, summary, sections, names)), ' ')) "
-        "WITH ORDINALITY AS tokens(token, position)) AS pairs "
-        "CROSS JOIN LATERAL (VALUES (token), (token || ' ' || next)) AS grams(gram) "
-        "WHERE gram IS NOT NULL $f$",
-        # The grams a query needs: its token if one, else its pairs; NULL (nothing found) when
-        # a phrase has no token at all.
-        "CREATE FUNCTION feedback_search_query_grams(phrases text[]) RETURNS text[] "  # noqa: S608  # nosec B608
-        "LANGUAGE sql IMMUTABLE STRICT AS $f$ "
-        "WITH tokens AS (SELECT phrase.number, token.token, token.position, "
-        "count(*) OVER (PARTITION BY phrase.number) AS length "
-        "FROM unnest(phrases) WITH ORDINALITY AS phrase(text, number) "
-        "CROSS JOIN LATERAL unnest((string_to_array(feedback_search_split(phrase.text), ' '))"
-        f"[1:{MAX_PHRASE_TOKENS}]) WITH ORDINALITY AS token(token, position)), "
-        "grams AS (SELECT CASE WHEN length = 1 THEN token ELSE token || ' ' || "
-        "lead(token) OVER (PARTITION BY number ORDER BY position) END AS gram FROM tokens) "
-        "SELECT CASE WHEN (SELECT count(DISTINCT number) FROM tokens) = cardinality(phrases) "
-        "THEN (SELECT array_agg(DISTINCT gram) FROM grams WHERE gram IS NOT NULL) END $f$",
-        # Exact: the phrase's tokens are consecutive tokens of the document.
-        f"CREATE FUNCTION feedback_search_contains({columns}, phrase text) RETURNS boolean "
-        "LANGUAGE sql IMMUTABLE COST 10000 AS $f$ "
-        "SELECT feedback_search_split(phrase) <> '' AND strpos(' ' || feedback_search_split("
-        "feedback_search_document(title, summary, sections, names)) || ' ', "
-        "' ' || feedback_search_split(phrase) || ' ') > 0 $f$",
-        # Necessary for a Han phrase (literal: its characters) to be in the document: they occur
-        # in order in the raw columns with no CJK character between, as JSON syntax and the
-        # section keys (the kinds' ASCII names) are not CJK; unless an escape (\u, written by
-        # ensure_ascii=True, which no writer uses) or NFKC could make a CJK character.
-        f"CREATE FUNCTION feedback_search_may_hold({columns}, literal text) RETURNS boolean "
-        "LANGUAGE sql IMMUTABLE AS $f$ "
-        "SELECT concat_ws(E'\\n', title, summary, sections, names) "
-        f"~ (regexp_replace(literal, '(.)(?=.)', '\\1[^{cjk}]*', 'g')) "
-        "OR strpos(sections, '\\u') > 0 "
-        f"OR concat_ws(E'\\n', title, summary, sections, names) ~ '[{unstable}]' $f$",
-    ]
-    qualified = []
-    for statement in statements:
-        head, body, tail = statement.split("$f$")
-        qualified.append(
-            head.replace("CREATE FUNCTION ", f"CREATE FUNCTION {schema}.")
-            + f"$f${body.replace('feedback_search_', f'{schema}.feedback_search_')}$f${tail}"
-        )
-    return qualified
-
-
-POSTGRES_FUNCTION_NAMES = (
-    "feedback_search_split(text)",
-    "feedback_search_sections(text)",
-    "feedback_search_document(text, text, text, text)",
-    "feedback_search_grams(text, text, text, text)",
-    "feedback_search_query_grams(text[])",
-    "feedback_search_contains(text, text, text, text, text)",
-    "feedback_search_may_hold(text, text, text, text, text)",
-)
-
-
 # -- writing the index -------------------------------------------------------------------------
+
+
+def _windows(tokens: list[str]) -> list[str]:
+    """The PostgreSQL parts of a token list: overlapping windows within the position limit."""
+    if len(tokens) <= WINDOW_TOKENS:
+        return [" ".join(tokens)]
+    step = WINDOW_TOKENS - MAX_PHRASE_TOKENS
+    parts = []
+    for start in range(0, len(tokens), step):
+        parts.append(" ".join(tokens[start : start + WINDOW_TOKENS]))
+        if start + WINDOW_TOKENS >= len(tokens):
+            break
+    return parts
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -748,52 +530,50 @@ def _write(
     connection: Connection,
     ids: Sequence[int],
     *,
+    replace: bool = True,
     old_tokens: Mapping[int, str | None] | None = None,
     keys: Mapping[int, int] | None = None,
 ) -> int:
-    """Make the index rows of ``ids`` match the database (none for ids that no longer exist);
-    how many of them exist."""
+    """Make the index rows of ``ids`` match the database (none for ids that no longer exist)."""
     dialect = connection.dialect.name
     if dialect == "sqlite":
         return _sqlite_write(connection, ids, old_tokens or {}, keys)
     if dialect != "postgresql":
         raise NotImplementedError(f"no search index on {dialect}; use SQLite or PostgreSQL")
-    return _postgres_write(connection, ids)
-
-
-def _postgres_write(connection: Connection, ids: Sequence[int]) -> int:
-    """Copy the attachment names of ``ids`` onto their rows, where they differ.
-
-    The expression index follows ``submission``'s own columns by itself; the names, in the
-    order of _read_rows(), are the one part of a document that lives in another table. Rows
-    whose names are unchanged are not written (a status change must not rewrite the row).
-    """
-    bound: BindParameter[Any] = bindparam("ids", expanding=True)
-    connection.execute(
-        text(
-            "UPDATE submission SET search_names = names.joined FROM ("
-            "SELECT s.id, (SELECT string_agg(a.original_name, E'\\n' ORDER BY a.id) "
-            "FROM attachment AS a WHERE a.submission_id = s.id) AS joined "
-            "FROM submission AS s WHERE s.id IN :ids) AS names "
-            "WHERE submission.id = names.id "
-            "AND submission.search_names IS DISTINCT FROM names.joined"
-        ).bindparams(bound),
-        {"ids": list(ids)},
-    )
-    return int(
-        connection.scalar(
-            text("SELECT count(*) FROM submission WHERE id IN :ids").bindparams(bound),
+    documents = _read_documents(connection, ids)
+    if replace:
+        connection.execute(
+            text("DELETE FROM submission_search WHERE submission_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
             {"ids": list(ids)},
         )
-        or 0
-    )
+    rows = [
+        {"id": sid, "part": part, "document": window}
+        for sid, doc in documents.items()
+        for part, window in enumerate(_windows(_tokens(doc)))
+    ]
+    if rows:
+        connection.execute(
+            text(
+                "INSERT INTO submission_search (submission_id, part, document) "
+                "VALUES (:id, :part, to_tsvector('simple', :document))"
+            ),
+            rows,
+        )
+    return len(documents)
 
 
 def _clear(connection: Connection) -> None:
-    """Remove every index row (SQLite: PostgreSQL's index has no rows of its own)."""
-    # A contentless table is emptied with 'delete-all', not with DELETE.
-    connection.execute(text("INSERT INTO submission_fts (submission_fts) VALUES ('delete-all')"))
-    connection.execute(text("DELETE FROM submission_fts_doc"))
+    """Remove every index row."""
+    if connection.dialect.name == "sqlite":
+        # A contentless table is emptied with 'delete-all', not with DELETE.
+        connection.execute(
+            text("INSERT INTO submission_fts (submission_fts) VALUES ('delete-all')")
+        )
+        connection.execute(text("DELETE FROM submission_fts_doc"))
+    else:
+        connection.execute(text("DELETE FROM submission_search"))
 
 
 def _write_or_rebuild(
@@ -836,9 +616,9 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
             drift.log()
             reindex_connection(connection)
             return len(_read_rows(connection, ids))
+    _clear(connection)
     keys: dict[int, int] | None = None
     if connection.dialect.name == "sqlite":
-        _clear(connection)
         # Received submissions in the queue's order, KEY_GAP apart in their status's range.
         keys = {}
         taken = dict.fromkeys(range(1, len(QUEUE_STATUSES) + 1), 0)
@@ -857,11 +637,14 @@ def reindex_connection(connection: Connection, submission_ids: Iterable[int] | N
         ).all()
         if not chunk:
             break
-        count += _write(connection, chunk, keys=keys)
+        count += _write(connection, chunk, replace=False, keys=keys)
         last = chunk[-1]
     if connection.dialect.name == "sqlite":
         # Merge the b-tree segments written chunk by chunk: a smaller index and faster queries.
         connection.execute(text("INSERT INTO submission_fts (submission_fts) VALUES ('optimize')"))
+    else:
+        # Fresh statistics so that the planner knows how selective the index is right away.
+        connection.execute(text("ANALYZE submission_search"))
     return count
 
 
@@ -884,21 +667,16 @@ def received_hits(
     """Every hit among received submissions, counted per status, and, when there are at most
     :data:`FEW_HITS`, the ids of those in ``statuses``.
 
-    For the staff queue with no filter but the search and the status. On SQLite the counts
+    For the staff queue with no filter but the search and the status, on SQLite: the counts
     (the status tabs and the total, exact) come from the index alone, without reading
     ``submission`` once per hit. With few hits the page does too (one read of the index: the
     caller orders the ids, applies the keyset position and cuts the page); with more, ``ids``
-    is None and :func:`received_in_order` walks the index, newest first, for the page. On
-    PostgreSQL, one bitmap scan of the hits counts them per status (and lists them when few);
-    the page then takes the generic path. None when there is nothing to search.
+    is None and :func:`received_in_order` walks the index, newest first, for the page. None
+    when this path does not apply (PostgreSQL, nothing to search).
     """
     connection = session.connection(bind_arguments={"mapper": Submission})
     phrases = _phrases(query)
-    if not phrases:
-        return None
-    if connection.dialect.name == "postgresql":
-        return _postgres_hits(connection, phrases, statuses)
-    if connection.dialect.name != "sqlite":
+    if connection.dialect.name != "sqlite" or not phrases:
         return None
     match = _match_expression(phrases)
     hits = (
@@ -935,132 +713,6 @@ def received_hits(
         counts[QUEUE_STATUSES[key // KEY_RANGE - 1]] += 1
     keys = [key for key in keys if key // KEY_RANGE in wanted]
     return Hits(counts, _ids_of(connection, keys))
-
-
-def _postgres_sql(phrases: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """:func:`_postgres_condition` on the table ``submission`` itself, with its parameters."""
-    checks = [_phrase_check(phrase) for phrase in phrases]
-    literals = [
-        phrase.replace(" ", "") for phrase, check in zip(phrases, checks, strict=True)
-        if check == _CHECK_HAN
-    ]  # fmt: skip
-    params: dict[str, Any] = {f"search_p{n}": phrase for n, phrase in enumerate(phrases)}
-    params.update({f"search_l{n}": literal for n, literal in enumerate(literals)})
-    condition = _postgres_condition(
-        "submission",
-        [f":search_p{n}" for n in range(len(phrases))],
-        checks,
-        [f":search_l{n}" for n in range(len(literals))],
-    )
-    return condition, params
-
-
-def _postgres_hits(
-    connection: Connection, phrases: Sequence[str], statuses: Iterable[Status]
-) -> Hits:
-    """:func:`received_hits` on PostgreSQL: the hits themselves when there are few (one pass
-    that stops after FEW_HITS + 1), else a count per status (a second pass over them all)."""
-    condition, params = _postgres_sql(phrases)
-    received = {"received": [status.value for status in QUEUE_STATUSES]}
-    expanding: BindParameter[Any] = bindparam("received", expanding=True)
-    first = connection.execute(
-        text(
-            f"SELECT id, status FROM submission WHERE {condition} "  # noqa: S608  # nosec B608
-            "AND status IN :received LIMIT :few"
-        ).bindparams(expanding),
-        {**params, **received, "few": FEW_HITS + 1},
-    ).all()
-    counts = dict.fromkeys(QUEUE_STATUSES, 0)
-    wanted = set(statuses)
-    if len(first) <= FEW_HITS:
-        for _sid, status in first:
-            counts[Status(status)] += 1
-        return Hits(counts, [int(sid) for sid, status in first if Status(status) in wanted])
-    rows = connection.execute(
-        text(
-            f"SELECT status, count(*) FROM submission WHERE {condition} "  # noqa: S608  # nosec B608
-            "AND status IN :received GROUP BY status"
-        ).bindparams(expanding),
-        {**params, **received},
-    ).all()
-    counts.update({Status(status): int(count) for status, count in rows})
-    if sum(counts[status] for status in wanted) > FEW_HITS:
-        return Hits(counts, None)
-    # Many hits, but few in the statuses asked for: list those.
-    ids = connection.scalars(
-        text(
-            f"SELECT id FROM submission WHERE {condition} AND status IN :wanted"  # noqa: S608  # nosec B608
-        ).bindparams(bindparam("wanted", expanding=True)),
-        {**params, "wanted": [status.value for status in wanted]},
-    )
-    return Hits(counts, [int(sid) for sid in ids])
-
-
-# newest_hits() looks first at a window of about WINDOW_SLACK times the rows that should hold a
-# page of hits (at least FIRST_WINDOW), then at WINDOW_GROWTH times more each time, up to
-# MAX_WINDOW rows; past that it sorts every hit.
-FIRST_WINDOW = 64
-WINDOW_SLACK = 2
-WINDOW_GROWTH = 4
-MAX_WINDOW = 65_536
-
-
-def newest_hits(
-    session: Session | scoped_session[Any],
-    query: str,
-    statuses: Sequence[Status],
-    before: ColumnElement[bool] | None,
-    limit: int,
-    hits: int,
-) -> list[int]:
-    """PostgreSQL: the newest ``limit`` of the ``hits`` hits of ``query`` in ``statuses``
-    (after the keyset condition ``before``), newest first, for a plain staff search.
-
-    Sorting every hit by date means reading every hit's row (60 ms for a word in most
-    submissions). Instead, the newest rows form a window (from the date index alone): the
-    index's hits are intersected with it (a BitmapAnd of the grams index and the date index),
-    and the window grows until it holds ``limit`` hits. Every row newer than the window's
-    floor is in it, so the hits found are the newest.
-    """
-    phrases = _phrases(query)
-    assert phrases, "nothing to search: check searchable() first"
-    condition, params = _postgres_sql(phrases)
-    sent = Submission.submitted_at
-    order = (sent.desc(), Submission.id.desc())
-    keyset = [before] if before is not None else []
-    found = (
-        select(Submission.id)
-        .where(
-            Submission.status.in_([status.value for status in statuses]),
-            *keyset,
-            text(condition).bindparams(**params),
-        )
-        .order_by(*order)
-        .limit(limit)
-    )
-    rows = session.scalar(
-        text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'submission'")
-    )
-    share = hits / max(int(rows or 0), hits, 1)
-    window = max(FIRST_WINDOW, int(WINDOW_SLACK * limit / max(share, 1e-9)))
-    while window <= MAX_WINDOW:
-        # Any status: the date index alone finds the floor (an index-only scan).
-        floor = session.execute(
-            select(sent, Submission.id)
-            .where(sent.is_not(None), *keyset)
-            .order_by(*order)
-            .offset(window)
-            .limit(1)
-        ).first()
-        if floor is None:
-            break  # fewer rows than the window: search them all
-        # Rows never sent sort first (NULLS FIRST): received ones always have a date.
-        newer = or_(tuple_(sent, Submission.id) >= tuple_(*floor), sent.is_(None))
-        ids = list(session.scalars(found.where(newer)))
-        if len(ids) >= limit:
-            return ids
-        window *= WINDOW_GROWTH
-    return list(session.scalars(found))
 
 
 # The index and its key map as tables of a select (they live outside Base.metadata).
@@ -1342,16 +994,9 @@ def uninstall() -> None:
             event.remove(target, name, function)
 
 
-def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
-    """Alembic ``include_name`` filter: leave the search tables, PostgreSQL's expression index
-    and its column of attachment names (none of them in the models) alone."""
-    if type_ == "table":
-        return name not in SEARCH_TABLES
-    if type_ == "index":
-        return name != POSTGRES_INDEX
-    if type_ == "column":
-        return not (name == POSTGRES_NAMES and parent_names.get("table_name") == "submission")
-    return True
+def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Alembic ``include_name`` filter: leave the search tables (not in the models) alone."""
+    return not (type_ == "table" and name in SEARCH_TABLES)
 
 
 # -- showing hits ------------------------------------------------------------------------------

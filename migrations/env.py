@@ -52,15 +52,8 @@ def get_metadata():
 SEARCH_INDEX_TABLES = ("submission_fts", "submission_search")
 
 
-# PostgreSQL's search index (revision d1e2f3a4b5c6): an expression index over submission and the
-# column of attachment names it reads, neither in the models.
-SEARCH_INDEX_OBJECTS = (("index", "ix_submission_search_grams"), ("column", "search_names"))
-
-
 def include_object(obj, name, type_, reflected, compare_to):
-    """Leave the search index's own tables, index and column out of autogenerate."""
-    if (type_, name) in SEARCH_INDEX_OBJECTS:
-        return False
+    """Leave the search index's own tables out of autogenerate."""
     return not (type_ == "table" and name and name.startswith(SEARCH_INDEX_TABLES))
 
 

@@ -593,18 +593,6 @@ def _rows(
             .where(Submission.id.in_(hits.ids or [0]))
             .order_by(sent.desc(), Submission.id.desc())
         )
-    elif hits is not None and db.session.get_bind().dialect.name == "postgresql":
-        # Many hits (PostgreSQL): the newest PAGE_SIZE + 1 from the cursor on, found in a
-        # window of the newest received rows rather than by sorting every hit.
-        statuses = [Status(filters.status)] if filters.status else list(search.QUEUE_STATUSES)
-        wanted = sum(hits.counts.get(status, 0) for status in statuses)
-        newest = search.newest_hits(db.session, filters.q, statuses, keyset, PAGE_SIZE + 1, wanted)
-        query = (
-            select(Submission)
-            .where(Submission.id.in_(newest or [0]))
-            .order_by(sent.desc(), Submission.id.desc())
-        )
-        keyset = None  # applied by newest_hits
     elif _walks_index(filters, user):
         # The newest PAGE_SIZE + 1 matches of each status (from the cursor on), each found by
         # walking that status's range of the index, then put in the queue's order.

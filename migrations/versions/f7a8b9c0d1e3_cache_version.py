@@ -1,7 +1,7 @@
 """cache_version: the number that tells processes their copy of the staff menus is out of date
 
 Revision ID: f7a8b9c0d1e3
-Revises: d1e2f3a4b5c6
+Revises: c9d0e1f2a3b4
 Create Date: 2026-11-29 04:00:00.000000
 
 Written by hand to match feedback/models/cache.py. See feedback/menus.py: the queue page read
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f7a8b9c0d1e3'
-down_revision = 'd1e2f3a4b5c6'
+down_revision = 'c9d0e1f2a3b4'
 branch_labels = None
 depends_on = None
 
