@@ -533,9 +533,9 @@ def _reused(kind: str, filters: QueueFilters, user: User, build: Callable[[], S]
     return statement
 
 
-def _table_rows(query: Select[Any]) -> Select[*tuple[Any, ...]]:
-    """The page's rows as the queue's table shows them, in one statement and without ORM
-    objects: the text columns are most of a row's bytes and the table never shows them; of the
+def _table_statement(query: Select[Any]) -> Select[*tuple[Any, ...]]:
+    """The page's rows as the queue's table shows them, as one statement of plain columns (no ORM
+    objects): the text columns are most of a row's bytes and the table never shows them; of the
     organisation and the assignee it shows names (``Submission.organisation_name`` and
     ``assignee_name`` are the same for whole submissions, which a search's snippets need)."""
     assignee = _ASSIGNEE
@@ -561,8 +561,11 @@ def page(filters: QueueFilters, user: User, cursor: str = "", *, table: bool = F
     counts, total = counted(filters, user)
     rows: list[Any]
     if table and not filters.q:
-        rows = list(db.session.execute(_reused("table", filters, user, lambda: _table_rows(
-            _rows(filters, user, cursor, hits)), cursor)))  # fmt: skip
+
+        def build() -> Select[*tuple[Any, ...]]:
+            return _table_statement(_rows(filters, user, cursor, hits))
+
+        rows = list(db.session.execute(_reused("table", filters, user, build, cursor)))
     else:  # whole submissions, assignees loaded with the page (the API serialises both)
         query = _rows(filters, user, cursor, hits).options(selectinload(Submission.assignee))
         rows = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
