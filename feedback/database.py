@@ -11,6 +11,7 @@ import click
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -105,6 +106,12 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     else:
         writes = click.get_current_context(silent=True) is not None
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def upsert_insert(dialect_name: str) -> Any:
+    """The INSERT construct of ``dialect_name`` that has ``on_conflict_do_update`` (SQLite and
+    PostgreSQL both have one, each in its own dialect module)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
 def is_sqlite(engine: Engine) -> bool:

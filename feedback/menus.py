@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import event, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
+from feedback.database import upsert_insert
 from feedback.extensions import db
 from feedback.models import (
     CacheVersion,
@@ -104,8 +104,7 @@ def changed(connection: Connection) -> None:
     One upsert: a new database has no row (so that it counts as empty to ``copy-database`` and
     ``restore``), and two processes making the first change at once must not collide.
     """
-    dialect = connection.dialect.name
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CacheVersion)
+    upsert = upsert_insert(connection.dialect.name)(CacheVersion)
     connection.execute(
         upsert.values(name=MENUS, value=1).on_conflict_do_update(
             index_elements=[CacheVersion.name], set_={"value": CacheVersion.value + 1}

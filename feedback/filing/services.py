@@ -14,12 +14,12 @@ from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, false, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from feedback.audit.services import record
 from feedback.codes.phone import normalise_phone, phone_error
 from feedback.codes.regions import is_valid_region
+from feedback.database import upsert_insert
 from feedback.exceptions import PermissionDenied, StaleVersion, ValidationFailed
 from feedback.extensions import db
 from feedback.filing import uploads, workflow
@@ -148,8 +148,7 @@ def next_references(year: int, count: int) -> list[str]:
     """``count`` consecutive references of ``year``, in one atomic statement (never reused)."""
     if count < 1:
         return []
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(db.session.get_bind().dialect.name)
     statement = (
         insert(ReferenceCounter)
         .values(year=year, last=count)

@@ -41,12 +41,12 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 from feedback.codes.regions import province_of
+from feedback.database import upsert_insert
 from feedback.exceptions import PermissionDenied
 from feedback.extensions import db
 from feedback.filing import workflow
@@ -284,8 +284,7 @@ def _upsert_links(connection: Connection, scores: dict[tuple[int, int], float]) 
     """Create ``detected`` links for new pairs; refresh the score of existing ones (any status)."""
     if not scores:
         return
-    dialect = connection.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(connection.dialect.name)
     now = utcnow()
     rows = [
         {
