@@ -61,7 +61,7 @@ from feedback.models import (
     UserRole,
     submission_tag,
 )
-from feedback.review import queue
+from feedback.review import queue, similarity
 
 RESULTS = Path(os.environ.get("FEEDBACK_BENCH_RESULTS") or Path(__file__).with_name("RESULTS.md"))
 SUBMISSIONS = int(os.environ.get("FEEDBACK_BENCH_SUBMISSIONS", "100000"))
@@ -132,6 +132,7 @@ def _add_review_data(reviewer_id: int) -> dict[str, int]:
         "WHERE id % 20 = 0 AND id < (SELECT max(id) FROM submission)",
     ):
         db.session.execute(text(statement), {**ids, "sha": "0" * 64})
+    similarity.recount_similar(db.session.connection())  # links written without the ORM
     db.session.commit()
     return {
         "assigned": int(

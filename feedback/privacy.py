@@ -172,7 +172,7 @@ NOT_PERSONAL: dict[str, str] = {
     "similarity_signature": "submission_id minhash updated_at",
     "submission": "id reference organisation_id author_id campaign_id kind status region_code "
     "sector sensitivity anonymous idempotency_key revision late assignee_id priority version "
-    "created_at updated_at submitted_at",
+    "similar_hint created_at updated_at submitted_at",
     "submission_comment": "id submission_id author_id visibility created_at",
     "submission_event": "id submission_id at actor_id action from_status to_status revision",
     "submission_plan_item": "submission_id plan_item_id",

@@ -17,6 +17,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -109,6 +111,17 @@ class Submission(Base):
             "campaign_id",
             "assignee_id",
         ),
+        # The queue's "has similar" filter on PostgreSQL: the submissions that may have a live
+        # similarity link, by status and newest first (feedback/review/queue.py; SQLite probes
+        # the links from its status index instead, but keeps the same schema).
+        Index(
+            "ix_submission_similar",
+            "status",
+            "submitted_at",
+            "id",
+            postgresql_where=text("similar_hint"),
+            sqlite_where=text("similar_hint"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -138,6 +151,13 @@ class Submission(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)  # 0 normal, 1 high, 2 urgent
     abstract: Mapped[str | None] = mapped_column(Text)  # 提炼要点, used by the workbook
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # True whenever a similarity link that is not dismissed names this submission; a dismissal
+    # or a deleted link leaves it True until similarity.rebuild() recounts (the queue checks the
+    # links themselves too: a stale True costs a probe, never a wrong row). Written with Core by
+    # feedback.review.similarity, so it moves neither ``version`` nor ``updated_at``.
+    similar_hint: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]

@@ -16,6 +16,10 @@
 
 :func:`install` keeps signatures and links in step with ORM flushes (as ``feedback.search`` does
 for the search index); after Core bulk inserts, call :func:`update` or :func:`rebuild`.
+
+``submission.similar_hint`` is set on both submissions of every link that is not dismissed, by
+whatever writes the link (:func:`mark_similar`); only :func:`rebuild` clears it. The review
+queue's "has similar" filter reads it on PostgreSQL, then checks the links themselves.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    true,
     tuple_,
+    union,
 )
+from sqlalchemy import update as update_statement
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, UOWTransaction, scoped_session
@@ -86,6 +93,7 @@ _WORD = re.compile(r"[^\W_]+")
 _TEXT_ATTRIBUTES = ("title", "summary", "sections_json")
 # Core handles of the tables, for bulk statements.
 _LINKS = cast(Table, SimilarityLink.__table__)
+_SUBMISSIONS = cast(Table, Submission.__table__)
 _SIGNATURES = cast(Table, SimilaritySignature.__table__)
 _BANDS = cast(Table, SimilarityBand.__table__)
 
@@ -304,6 +312,47 @@ def _upsert_links(connection: Connection, scores: dict[tuple[int, int], float]) 
             set_={"score": statement.excluded.score},
         )
         connection.execute(statement)
+    # Every pair upserted here is live, or a decided link whose hint is already set (or, if it
+    # was dismissed, one True more that the queue's own check of the links ignores).
+    mark_similar(connection, {sid for pair in scores for sid in pair})
+
+
+def _live_ids() -> Any:
+    """The ids of the submissions a link that is not dismissed names (a SELECT)."""
+    live = _LINKS.c.status != LinkStatus.DISMISSED.value
+    return union(
+        select(_LINKS.c.submission_a_id).where(live),
+        select(_LINKS.c.submission_b_id).where(live),
+    )
+
+
+def mark_similar(connection: Connection, submission_ids: Iterable[int]) -> None:
+    """Set ``similar_hint`` on ``submission_ids`` (those not set yet: a set row is not written,
+    locked or versioned again). Call whenever a link that is not dismissed is written without
+    the ORM; ORM writes of :class:`SimilarityLink` call it by themselves (:func:`install`)."""
+    ids = sorted(set(submission_ids))
+    for chunk in _chunks(ids):
+        connection.execute(
+            update_statement(_SUBMISSIONS)
+            .where(_SUBMISSIONS.c.id.in_(chunk), _SUBMISSIONS.c.similar_hint.is_not(true()))
+            .values(similar_hint=True)
+        )
+
+
+def recount_similar(connection: Connection) -> None:
+    """Make ``similar_hint`` exact: set where a live link names the submission, cleared
+    elsewhere (after dismissals and deleted links; :func:`rebuild` calls it)."""
+    hinted = _SUBMISSIONS.c.similar_hint
+    connection.execute(
+        update_statement(_SUBMISSIONS)
+        .where(hinted, _SUBMISSIONS.c.id.not_in(_live_ids()))
+        .values(similar_hint=False)
+    )
+    connection.execute(
+        update_statement(_SUBMISSIONS)
+        .where(hinted.is_not(true()), _SUBMISSIONS.c.id.in_(_live_ids()))
+        .values(similar_hint=True)
+    )
 
 
 def _pair(x: int, y: int) -> tuple[int, int]:
@@ -439,6 +488,7 @@ def rebuild(session: Session | scoped_session[Any]) -> dict[str, float]:
     ):
         scores[(a, b)] = estimate(sigs.get(a, []), sigs.get(b, []))
     _upsert_links(connection, scores)
+    recount_similar(connection)
     if connection.dialect.name == "postgresql":
         for table in ("similarity_band", "similarity_signature", "similarity_link"):
             # nosemgrep: sql-text-built-from-strings -- table names from the literal tuple above
@@ -579,6 +629,13 @@ def _submission_updated(_mapper: object, _connection: object, target: Submission
         _submission_written(_mapper, _connection, target)
 
 
+def _link_written(_mapper: object, connection: Connection, target: SimilarityLink) -> None:
+    # A link made or decided through the ORM (a confirmation, a test's factory): its two
+    # submissions get their hint in the same flush.
+    if target.status != LinkStatus.DISMISSED:
+        mark_similar(connection, (target.submission_a_id, target.submission_b_id))
+
+
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     # Written on the flush's own connection: signatures and links commit or roll back with it.
     ids = session.info.pop(_PENDING, None)
@@ -633,6 +690,8 @@ def update_missing(batch: int = 100) -> int:
 _HOOKS: tuple[tuple[Any, str, Any], ...] = (
     (Submission, "after_insert", _submission_written),
     (Submission, "after_update", _submission_updated),
+    (SimilarityLink, "after_insert", _link_written),
+    (SimilarityLink, "after_update", _link_written),
     (Session, "after_flush", _after_flush),
     (Session, "after_soft_rollback", _after_rollback),
 )
@@ -662,7 +721,9 @@ __all__ = [
     "dismiss",
     "estimate",
     "install",
+    "mark_similar",
     "rebuild",
+    "recount_similar",
     "signature",
     "similar_to",
     "uninstall",

@@ -132,11 +132,23 @@ def test_has_similar_needs_a_live_link_to_a_visible_submission(client: FlaskClie
     only_draft = _sent(author, title="只和草稿相似的材料戊")
     draft = make_submission(other, title="还在草稿里的相似材料")
     _sent(author, title="没有任何相似的材料己")
+    stale_a = _sent(author, title="先被发现后被否定的材料庚")
+    stale_b = _sent(other, title="先被发现后被否定的材料辛")
     db.session.execute(delete(SimilarityLink))  # only the links below
     db.session.commit()
     _link(linked_a, linked_b)
     _link(dismissed_a, dismissed_b, LinkStatus.DISMISSED)
     _link(only_draft, draft)
+    # Found, then dismissed: the two keep similar_hint (only a rebuild clears it), and the
+    # queue must still leave them out on PostgreSQL, where it reads the hint first.
+    _link(stale_a, stale_b)
+    found = db.session.scalars(
+        select(SimilarityLink).where(SimilarityLink.submission_a_id == min(stale_a.id, stale_b.id))
+    ).one()
+    found.status = LinkStatus.DISMISSED
+    db.session.commit()
+    hinted = select(Submission.id).where(Submission.similar_hint)
+    assert {stale_a.id, stale_b.id, only_draft.id} <= set(db.session.scalars(hinted))
     _reviewer(client)
     page = client.get("/review/?similar=1").get_data(as_text=True)
     assert _titles(page) == {"与另一份相似的材料甲", "与另一份相似的材料乙"}

@@ -149,15 +149,22 @@ def test_a_queue_page_walks_an_index_in_order(
 @pytest.mark.parametrize(
     ("args", "indexes"),
     [
+        # Without statistics SQLite breaks ties between equally good indexes by their order in
+        # the schema, and Alembic's batch mode recreates a table's indexes in an order that
+        # changes from run to run (string hashing): any index that holds the status serves.
         (
             {},
             {
                 "ix_submission_status_submitted",
                 "ix_submission_status_kind_submitted",
                 "ix_submission_org_status_updated",
+                "ix_submission_assignee_status",
             },
         ),
-        ({"status": "submitted"}, {"ix_submission_status_submitted"}),
+        (
+            {"status": "submitted"},
+            {"ix_submission_status_submitted", "ix_submission_status_kind_submitted"},
+        ),
         ({"status": "submitted", "kind": "problem"}, {"ix_submission_status_kind_submitted"}),
     ],
 )
@@ -257,9 +264,12 @@ def test_a_count_with_a_tag_or_plan_item_reads_the_links_index(
 
 
 def test_has_similar_probes_the_links_per_row(reviewer: User) -> None:
-    """The has-similar page walks the queue's index in order and probes the links of each row
+    """The has-similar page walks an index in the queue's order and probes the links of each row
     (no list of every link, no sort); on SQLite its count reads the links as it goes (no
-    temporary copy of them) and checks submissions in ix_submission_queue_columns."""
+    temporary copy of them) and checks submissions in ix_submission_queue_columns. On
+    PostgreSQL the page and the count read only the rows whose similar_hint is set, from
+    ix_submission_similar, and probe their links: never a hash of every link (built anew for
+    each statement, it cost 60-80 ms at 100,000)."""
     filters = _filters({"similar": "1", "status": "submitted"})
     details, nodes = _plan(_page_statement(filters, reviewer, deep=False))
     if db.engine.dialect.name == "sqlite":
@@ -274,5 +284,11 @@ def test_has_similar_probes_the_links_per_row(reviewer: User) -> None:
         return
     assert not [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")], details
     assert [n.get("Index Name") for n in _submission_scans(nodes)][:1] == [
-        "ix_submission_status_submitted"
+        "ix_submission_similar"
     ], details
+    assert "hashed SubPlan" not in details, details
+    details, nodes = _plan(queue.capped_count(queue.filtered(filters, reviewer)))
+    assert [n.get("Index Name") for n in _submission_scans(nodes)][:1] == [
+        "ix_submission_similar"
+    ], details
+    assert "hashed SubPlan" not in details, details

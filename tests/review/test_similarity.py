@@ -243,6 +243,53 @@ def test_rebuild_matches_incremental_updates_and_keeps_decisions(app: Flask) -> 
     assert bands == 4 * similarity.BANDS
 
 
+def _hinted(*submissions: Submission) -> set[int]:
+    ids = [submission.id for submission in submissions]
+    statement = select(Submission.id).where(Submission.id.in_(ids), Submission.similar_hint)
+    return set(db.session.scalars(statement))
+
+
+def test_similar_hint_follows_every_way_a_live_link_is_written(app: Flask) -> None:
+    """similar_hint is set on both submissions of a link that is not dismissed, whether the link
+    comes from the hooks' update(), a confirmation or an ORM insert; a dismissal leaves it set
+    (the queue checks the links too) and rebuild() makes it exact. The review queue's "has
+    similar" reads it on PostgreSQL: a link without it would never be found there."""
+    first = _sent(make_user(), FIRE)
+    second = _sent(make_user(), FIRE_REWORDED)
+    lonely = _sent(make_user(), HYDROGEN)
+    staff = make_user(Role.REVIEWER)
+    assert _hinted(first, second, lonely) == {first.id, second.id}
+
+    link = _link(first, second)
+    assert link is not None
+    similarity.dismiss(staff, link)
+    db.session.commit()
+    assert _hinted(first, second) == {first.id, second.id}
+    similarity.rebuild(db.session)
+    db.session.commit()
+    assert _hinted(first, second, lonely) == set()
+
+    similarity.confirm(staff, link)
+    db.session.commit()
+    assert _hinted(first, second, lonely) == {first.id, second.id}
+
+    unrelated = _sent(
+        make_user(),
+        FIRE,
+        title="危险化学品道路运输车辆停车场建设滞后",
+        summary="多地缺少专用停车场，运输车辆只能停在路边。",
+        sections={
+            "description": "调研发现多地危险化学品运输车辆缺少专用停车场，"
+            "只能停在道路两侧，存在较大安全隐患。"
+        },
+    )
+    assert _hinted(lonely, unrelated) == set()
+    a, b = sorted((lonely.id, unrelated.id))
+    db.session.add(SimilarityLink(submission_a_id=a, submission_b_id=b, score=0.5))
+    db.session.commit()
+    assert _hinted(lonely, unrelated) == {lonely.id, unrelated.id}
+
+
 def test_update_without_hooks(app: Flask) -> None:
     similarity.uninstall()
     first = _sent(make_user(), FIRE)
