@@ -11,8 +11,9 @@ from sqlalchemy import delete, insert, select
 
 from feedback import menus
 from feedback.extensions import db
+from feedback.filing.choices import tag_choices
 from feedback.models import CacheVersion, Role, Tag, TagGroup, User
-from feedback.review import queue, services
+from feedback.review import services
 from tests.conftest import login
 from tests.factories import PASSWORD, make_submission, make_user, plan_item
 from tests.queries import statements
@@ -93,18 +94,18 @@ def test_a_write_that_rolls_back_leaves_no_copy(app: Flask) -> None:
     assert group is not None
     db.session.commit()
     with _request(app):
-        assert "未提交的标签" not in dict(queue.tag_options()).values()
+        assert "未提交的标签" not in dict(tag_choices()).values()
         db.session.add(Tag(name="未提交的标签", group_id=group.id))
         db.session.flush()
         # This transaction sees its own tag, as it should…
-        assert "未提交的标签" in dict(queue.tag_options()).values()
+        assert "未提交的标签" in dict(tag_choices()).values()
         db.session.rollback()
     # Another change commits, and takes the version number the rolled-back one had raised to.
     db.session.add(Tag(name="已提交的标签", group_id=group.id))
     db.session.commit()
     with _request(app):
         # Nothing of the rolled-back write was kept under that number.
-        names = dict(queue.tag_options()).values()
+        names = dict(tag_choices()).values()
         assert "已提交的标签" in names and "未提交的标签" not in names
 
 
@@ -116,18 +117,18 @@ def test_another_process_s_commit_is_seen_once_the_version_moves(app: Flask) -> 
     assert group is not None
     db.session.commit()
     with _request(app):
-        assert "外部标签" not in dict(queue.tag_options()).values()
+        assert "外部标签" not in dict(tag_choices()).values()
     with db.engine.begin() as other:
         other.execute(insert(Tag).values(group_id=group.id, name="外部标签", active=True))
     db.session.commit()  # a new transaction, as a new request has: it sees the new tag
     assert db.session.scalar(select(Tag.id).where(Tag.name == "外部标签"))
     with _request(app):
-        assert "外部标签" not in dict(queue.tag_options()).values()  # the copy was used
+        assert "外部标签" not in dict(tag_choices()).values()  # the copy was used
     with db.engine.begin() as other:
         menus.changed(other)
     db.session.commit()
     with _request(app):
-        assert "外部标签" in dict(queue.tag_options()).values()
+        assert "外部标签" in dict(tag_choices()).values()
 
 
 def test_a_missing_version_row_is_made_again(app: Flask) -> None:

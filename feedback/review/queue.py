@@ -47,7 +47,6 @@ from feedback.models import (
     SimilarityLink,
     Status,
     Submission,
-    Tag,
     User,
     submission_plan_item,
     submission_tag,
@@ -638,13 +637,3 @@ def _rows(
     if keyset is not None:
         query = query.where(keyset)
     return query
-
-
-def tag_options() -> list[tuple[int, str]]:
-    """Active tags as (id, name), for the filter and bulk-tag menus (kept per process)."""
-    return list(menus.cached("tags", _tag_options))
-
-
-def _tag_options() -> tuple[tuple[int, str], ...]:
-    query = select(Tag.id, Tag.name).where(Tag.active).order_by(Tag.group_id, Tag.id)
-    return tuple((ident, name) for ident, name in db.session.execute(query))

@@ -232,6 +232,15 @@ def bulk(
                 b=len(submissions),
             )
         )
+    if action == "tag":
+        if tag is None:
+            raise ValidationFailed.on("tag_id", _("请选择标签。"))
+        # As the detail page offers them (choices.tag_choices): a page opened before an
+        # administrator retired the tag or its group must not bring it back.
+        if not (tag.active and tag.group.active):
+            raise ValidationFailed.on(
+                "tag_id", _("标签“%(name)s”已停用，请选择其他标签。", name=tag.name)
+            )
     changed = skipped = 0
     if action == "consolidate":
         if consolidated is None:
@@ -247,7 +256,7 @@ def bulk(
         if action == "assign":
             assign(actor, submission, assignee)
             changed += 1
-        elif action == "tag" and tag is not None:
+        elif action == "tag" and tag is not None:  # checked above
             if tag in submission.tags:
                 skipped += 1
                 continue

@@ -56,7 +56,7 @@ def index() -> ResponseReturnValue:
         result=result,
         counts=result.counts,
         count_cap=queue.COUNT_CAP,
-        tags=queue.tag_options(),
+        tags=tag_choices(),
         plan_choices=[(label.split(" ")[0], label) for _id, label in plan_item_choices()],
         kind_choices=[(key, spec.label) for key, spec in KINDS.items()],
         kind_names={key: str(spec.label) for key, spec in KINDS.items()},

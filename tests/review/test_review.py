@@ -225,6 +225,45 @@ def test_filtered_bulk_tag_touches_exactly_the_confirmed_rows(client: FlaskClien
     assert all(tag in s.tags for s in inside) and tag not in outside.tags
 
 
+def test_bulk_tag_offers_and_takes_only_tags_in_use(client: FlaskClient) -> None:
+    """The queue's tag menus are the detail page's (active tags of active groups, in the
+    administrator's order); a tag retired after the page was opened is refused with a message,
+    and no row is tagged."""
+    from feedback.filing.choices import tag_choices
+    from feedback.models import TagGroup
+    from tests.factories import seed_taxonomy
+
+    rows = [_sent(make_user(), title=f"待标注的材料{n}") for n in range(2)]
+    _reviewer(client)
+    seed_taxonomy()
+    retired_group = TagGroup(code="retired", name="已停用的标签组", active=False, sort_order=0)
+    db.session.add(retired_group)
+    db.session.flush()
+    old = Tag(group_id=retired_group.id, name="旧分类标签", active=True)
+    usable = db.session.scalars(select(Tag).where(Tag.active)).first()
+    db.session.add(old)
+    db.session.commit()
+    assert usable is not None
+
+    page = client.get("/review/").get_data(as_text=True)
+    assert "旧分类标签" not in page
+    for name in ('id="tag" name="tag"', 'name="tag_id"'):  # the filter and the bulk action
+        menu = page.split(name, 1)[1].split("</select>", 1)[0]
+        offered = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', menu)
+        assert [(int(i), n) for i, n in offered] == tag_choices()
+    for tag in (old, usable):
+        tag_id = str(tag.id)
+        form = {"csrf_token": csrf_token(client, "/review/"), "scope": "all", "action": "tag"}
+        form |= {"tag_id": tag_id, "confirmed_count": "2"}
+        if tag is usable:  # retired after the page was opened
+            usable.active = False
+            db.session.commit()
+        answer = client.post("/review/bulk", data=form, follow_redirects=True)
+        assert f"标签“{tag.name}”已停用，请选择其他标签。" in answer.get_data(as_text=True)
+        db.session.expire_all()
+        assert all(not row.tags for row in rows)
+
+
 def test_bulk_start_review_only_moves_legal_rows(app: Flask) -> None:
     author = make_user()
     staff = make_user(Role.REVIEWER)
