@@ -123,3 +123,56 @@ def test_confirm_two_similar_submissions_into_a_consolidated_suggestion(
     page.get_by_role("link", name="汇总建议", exact=True).first.click()
     row = page.get_by_role("row", name=re.compile("专用停车场建设"))
     expect(row).to_contain_text("交通运输部")
+
+
+def test_a_tag_the_administrator_adds_or_retires_reaches_the_reviewer_at_once(
+    live_server: str, page: Page
+) -> None:
+    """Menus are kept per process (feedback/menus.py): a tag added in the administration is in
+    the reviewer's queue at the next page, and one retired while the reviewer is confirming a
+    bulk action is refused with a message, not applied."""
+    from feedback.models import TagGroup
+
+    seed_taxonomy()
+    make_user(Role.ADMIN, email="admin@cpcif.cn", name="系统管理员")
+    make_user(Role.REVIEWER, email="li@cpcif.cn", name="李处长")
+    jiangsu = make_user(Role.SUBMITTER, org=make_org(region_code="320500"))
+    for n in range(3):
+        make_submission(jiangsu, submit=True, title=f"江苏园区储罐区第{n}份材料")
+    group = db.session.scalars(select(TagGroup).where(TagGroup.active)).first()
+    assert group is not None
+    group_id, group_name = group.id, group.name
+    db.session.commit()
+    new_tag = "储罐区泄漏检测"
+
+    browser = page.context.browser
+    assert browser is not None
+    reviewer = browser.new_context(locale="zh-CN").new_page()
+    log_in(reviewer, live_server, "li@cpcif.cn")
+    reviewer.goto(f"{live_server}/review/")
+    expect(reviewer.locator("#tag option", has_text=new_tag)).to_have_count(0)
+
+    log_in(page, live_server, "admin@cpcif.cn")
+    page.goto(f"{live_server}/admin/tags")
+    page.get_by_label(f"新标签名称（{group_name}）").fill(new_tag)
+    page.locator(f"#group-{group_id}").get_by_role("button", name="添加").click()
+    expect(page.get_by_text("已添加标签。")).to_be_visible()
+
+    reviewer.reload()
+    expect(reviewer.locator("#tag option", has_text=new_tag)).to_have_count(1)
+    reviewer.get_by_label("批量操作").select_option("tag")
+    reviewer.locator("#bulk-tag").select_option(label=new_tag)
+    reviewer.get_by_role("button", name="对全部 3 份符合条件的材料").click()
+    expect(reviewer.get_by_role("alert")).to_contain_text(f"将为 3 份材料添加标签“{new_tag}”")
+
+    page.get_by_role("button", name=f"停用标签“{new_tag}”").click()
+    expect(page.get_by_text(f"已更新标签“{new_tag}”。")).to_be_visible()
+
+    reviewer.get_by_role("button", name="确认，处理这 3 份").click()
+    expect(reviewer.get_by_text(f"标签“{new_tag}”已停用，请选择其他标签。")).to_be_visible()
+    expect(reviewer.locator("#tag option", has_text=new_tag)).to_have_count(0)
+    db.session.commit()
+    assert not db.session.scalars(
+        select(Submission).where(Submission.tags.any(Tag.name == new_tag))
+    ).all()
+    reviewer.context.close()
