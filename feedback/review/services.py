@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
 from feedback import menus
 from feedback.audit.services import record
@@ -184,7 +185,12 @@ def comment(actor: User, submission: Submission, body: str, *, to_submitter: boo
 
 def comments(submission: Submission, *, internal: bool) -> list[Comment]:
     """The submission's comments: all of them for staff, messages only for the organisation."""
-    query = select(Comment).where(Comment.submission_id == submission.id)
+    # The authors in one more statement, not one per person the page names.
+    query = (
+        select(Comment)
+        .where(Comment.submission_id == submission.id)
+        .options(selectinload(Comment.author))
+    )
     if not internal:
         query = query.where(Comment.visibility == "to_submitter")
     return list(db.session.scalars(query.order_by(Comment.id)))

@@ -95,7 +95,7 @@ def _detail_page(submission: Submission, status: int = 200, **extra: object) -> 
         comments=services.comments(submission, internal=True),
         similar=similarity.similar_to(db.session, submission, user, include_dismissed=True),
         cluster=similarity.cluster_summary(db.session, submission, user),
-        reviewers=services.reviewers(),
+        reviewers=services.reviewer_choices(),
         plan_items=plan_item_choices(),
         tags=tag_choices(),
         consolidated=consolidation.containing(submission),
