@@ -288,8 +288,13 @@ def _candidates(connection: Connection, submission_id: int) -> list[int]:
     return [sid for sid, _count in ranked[:MAX_CANDIDATES]]
 
 
-def _upsert_links(connection: Connection, scores: dict[tuple[int, int], float]) -> None:
-    """Create ``detected`` links for new pairs; refresh the score of existing ones (any status)."""
+def _upsert_links(
+    connection: Connection,
+    scores: dict[tuple[int, int], float],
+    dismissed: Iterable[tuple[int, int]] = (),
+) -> None:
+    """Create ``detected`` links for new pairs; refresh the score of existing ones (any status).
+    ``dismissed``: pairs known to be dismissed, whose submissions need no similar_hint."""
     if not scores:
         return
     insert = upsert_insert(connection.dialect.name)
@@ -312,9 +317,10 @@ def _upsert_links(connection: Connection, scores: dict[tuple[int, int], float]) 
             set_={"score": statement.excluded.score},
         )
         connection.execute(statement)
-    # Every pair upserted here is live, or a decided link whose hint is already set (or, if it
-    # was dismissed, one True more that the queue's own check of the links ignores).
-    mark_similar(connection, {sid for pair in scores for sid in pair})
+    # Every other pair is live after this (or a dismissed link the caller did not know of: one
+    # True more, which the queue's own check of the links ignores).
+    skip = set(dismissed)
+    mark_similar(connection, {sid for pair in scores if pair not in skip for sid in pair})
 
 
 def _live_ids() -> Any:
@@ -396,7 +402,8 @@ def _update_connection(connection: Connection, submission_ids: Iterable[int]) ->
                     tuple_(link_table.c.submission_a_id, link_table.c.submission_b_id).in_(stale),
                 )
             )
-        _upsert_links(connection, keep)
+        dismissed = [(a, b) for a, b, status in existing if status == LinkStatus.DISMISSED.value]
+        _upsert_links(connection, keep, dismissed)
 
 
 def update(session: Session | scoped_session[Any], submission_ids: Iterable[int]) -> None:

@@ -268,6 +268,9 @@ def test_similar_hint_follows_every_way_a_live_link_is_written(app: Flask) -> No
     similarity.rebuild(db.session)
     db.session.commit()
     assert _hinted(first, second, lonely) == set()
+    first.summary += "（补充）"  # its links are recomputed; the dismissed one stays unmarked
+    db.session.commit()
+    assert _hinted(first, second, lonely) == set()
 
     similarity.confirm(staff, link)
     db.session.commit()
