@@ -54,14 +54,10 @@ def _staff(*columns: Any) -> Select[Any]:
     )  # fmt: skip
 
 
-def reviewers() -> list[User]:
-    """Active federation staff, for the assignee menus."""
-    return list(db.session.scalars(_staff(User)))
-
-
 def reviewer_choices() -> list[tuple[int, str]]:
-    """Active federation staff as (id, name), for the queue's menus: no user objects (each
-    would load its organisation and roles) on the page staff load most; kept per process."""
+    """Active federation staff as (id, name), for the assignee menus of the queue and the
+    detail page: no user objects (each would load its organisation and roles); kept per
+    process."""
     return list(menus.cached("reviewers", _reviewer_choices))
 
 
