@@ -176,3 +176,20 @@ def test_a_tag_the_administrator_adds_or_retires_reaches_the_reviewer_at_once(
         select(Submission).where(Submission.tags.any(Tag.name == new_tag))
     ).all()
     reviewer.context.close()
+
+
+def test_assign_a_colleague_from_the_detail_page_menu(live_server: str, page: Page) -> None:
+    """The assignee menu lists the staff by name and keeps the current assignee selected."""
+    officer = make_user(Role.SUBMITTER)
+    make_user(Role.REVIEWER, email="li@cpcif.cn", name="李处长")
+    make_user(Role.REVIEWER, email="wang@cpcif.cn", name="王科长")
+    submission = make_submission(officer, submit=True, title="储罐区可燃气体报警器失效")
+    submission_id = submission.id
+    db.session.commit()
+
+    log_in(page, live_server, "li@cpcif.cn")
+    page.goto(f"{live_server}/review/{submission_id}")
+    page.get_by_label("分配给").select_option(label="王科长")
+    page.get_by_role("button", name="分配", exact=True).click()
+    expect(page.get_by_role("heading", name="审核人：王科长")).to_be_visible()
+    expect(page.get_by_label("分配给").locator("option:checked")).to_have_text("王科长")
